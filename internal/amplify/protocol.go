@@ -1,0 +1,303 @@
+package amplify
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	smithy "github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/jobwatch/jobwatch/internal/amplify/internal/codec"
+	"github.com/jobwatch/jobwatch/internal/amplify/types"
+)
+
+// loggerMiddleware puts the client's logger in the context, where the
+// retry and signing middlewares look for it.
+type loggerMiddleware struct{ logger logging.Logger }
+
+func (loggerMiddleware) ID() string { return "SetLogger" }
+
+func (m loggerMiddleware) HandleInitialize(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+	return next.HandleInitialize(middleware.SetLogger(ctx, m.logger), in)
+}
+
+// validateMiddleware refuses an input with a required member unset before
+// anything is sent, as the SDK's generated validators do.
+type validateMiddleware struct{ op *Operation }
+
+func (validateMiddleware) ID() string { return "OperationInputValidation" }
+
+func (m validateMiddleware) HandleInitialize(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+	invalid := smithy.InvalidParamsError{Context: m.op.Name + "Input"}
+	for _, e := range codec.Validate(in.Parameters) {
+		if e.Kind == codec.Missing {
+			invalid.Add(smithy.NewErrParamRequired(e.Path))
+		}
+	}
+	if invalid.Len() > 0 {
+		return middleware.InitializeOutput{}, middleware.Metadata{}, invalid
+	}
+	return next.HandleInitialize(ctx, in)
+}
+
+// serializeMiddleware binds the input to the HTTP request: URI labels into
+// the path, every other member into a JSON body under its wire name.
+type serializeMiddleware struct {
+	op      *Operation
+	options Options
+}
+
+func (*serializeMiddleware) ID() string { return "OperationSerializer" }
+
+func (m *serializeMiddleware) HandleSerialize(ctx context.Context, in middleware.SerializeInput, next middleware.SerializeHandler) (middleware.SerializeOutput, middleware.Metadata, error) {
+	req, ok := in.Request.(*smithyhttp.Request)
+	if !ok {
+		return middleware.SerializeOutput{}, middleware.Metadata{}, &smithy.SerializationError{Err: fmt.Errorf("unknown transport type %T", in.Request)}
+	}
+	base, err := m.options.endpoint()
+	if err != nil {
+		return middleware.SerializeOutput{}, middleware.Metadata{}, err
+	}
+	u, err := url.Parse(base)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return middleware.SerializeOutput{}, middleware.Metadata{}, fmt.Errorf("invalid endpoint %q: want scheme://host[:port]", base)
+	}
+	path, rawPath, err := expandPath(m.op.Path, codec.URILabels(in.Parameters))
+	if err != nil {
+		return middleware.SerializeOutput{}, middleware.Metadata{}, &smithy.SerializationError{Err: err}
+	}
+	u.RawPath = strings.TrimRight(u.EscapedPath(), "/") + rawPath
+	u.Path = strings.TrimRight(u.Path, "/") + path
+	req.URL = u
+	req.Method = m.op.Method
+	if codec.HasBody(in.Parameters) {
+		body, err := json.Marshal(in.Parameters)
+		if err != nil {
+			return middleware.SerializeOutput{}, middleware.Metadata{}, &smithy.SerializationError{Err: err}
+		}
+		req.Header.Set("Content-Type", "application/json")
+		if req, err = req.SetStream(bytes.NewReader(body)); err != nil {
+			return middleware.SerializeOutput{}, middleware.Metadata{}, &smithy.SerializationError{Err: err}
+		}
+	}
+	in.Request = req
+	return next.HandleSerialize(ctx, in)
+}
+
+// expandPath fills the {label}s of a model request URI. Labels are escaped
+// as botocore does: everything but unreserved characters, "/" included.
+func expandPath(template string, labels map[string]*string) (path, rawPath string, err error) {
+	var p, raw strings.Builder
+	rest := template
+	for {
+		i := strings.IndexByte(rest, '{')
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(rest[i:], '}')
+		if j < 0 {
+			return "", "", fmt.Errorf("bad URI template %q", template)
+		}
+		p.WriteString(rest[:i])
+		raw.WriteString(rest[:i])
+		name := rest[i+1 : i+j]
+		v := labels[name]
+		if v == nil || *v == "" {
+			return "", "", fmt.Errorf("input member %s must not be empty", name)
+		}
+		p.WriteString(*v)
+		raw.WriteString(EscapeLabel(*v))
+		rest = rest[i+j+1:]
+	}
+	p.WriteString(rest)
+	raw.WriteString(rest)
+	return p.String(), raw.String(), nil
+}
+
+// EscapeLabel percent-encodes a URI label value, leaving only RFC 3986
+// unreserved characters as they are.
+func EscapeLabel(s string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	return b.String()
+}
+
+// signMiddleware signs each attempt with the SDK's SigV4 signer under the
+// signing name amplifybackend.
+type signMiddleware struct {
+	credentials aws.CredentialsProvider
+	signer      *v4.Signer
+	region      string
+	logSigning  bool
+}
+
+func (*signMiddleware) ID() string { return "Signing" }
+
+func (m *signMiddleware) HandleFinalize(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+	req, ok := in.Request.(*smithyhttp.Request)
+	if !ok {
+		return middleware.FinalizeOutput{}, middleware.Metadata{}, &v4.SigningError{Err: fmt.Errorf("unexpected request type %T", in.Request)}
+	}
+	if m.credentials == nil {
+		return middleware.FinalizeOutput{}, middleware.Metadata{}, &v4.SigningError{Err: errors.New("no credentials: configure the standard AWS credential chain (environment, profile, role)")}
+	}
+	if _, anonymous := m.credentials.(aws.AnonymousCredentials); anonymous {
+		return next.HandleFinalize(ctx, in)
+	}
+	if m.region == "" {
+		return middleware.FinalizeOutput{}, middleware.Metadata{}, &v4.SigningError{Err: errors.New("no region to sign for: set AWS_REGION, the profile's region or Options.Region")}
+	}
+	creds, err := m.credentials.Retrieve(ctx)
+	if err != nil {
+		return middleware.FinalizeOutput{}, middleware.Metadata{}, &v4.SigningError{Err: fmt.Errorf("retrieve credentials: %w", err)}
+	}
+	err = m.signer.SignHTTP(ctx, creds, req.Request, v4.GetPayloadHash(ctx), SigningName, m.region, time.Now().UTC(),
+		func(o *v4.SignerOptions) {
+			o.Logger = middleware.GetLogger(ctx)
+			o.LogSigning = m.logSigning
+		})
+	if err != nil {
+		return middleware.FinalizeOutput{}, middleware.Metadata{}, &v4.SigningError{Err: fmt.Errorf("sign request: %w", err)}
+	}
+	return next.HandleFinalize(ctx, in)
+}
+
+// deserializeMiddleware turns the HTTP response into the typed output, or
+// into the typed error the service named.
+type deserializeMiddleware struct {
+	op  *Operation
+	out any
+}
+
+func (*deserializeMiddleware) ID() string { return "OperationDeserializer" }
+
+func (m *deserializeMiddleware) HandleDeserialize(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
+	out, metadata, err := next.HandleDeserialize(ctx, in)
+	if err != nil {
+		return out, metadata, err
+	}
+	resp, ok := out.RawResponse.(*smithyhttp.Response)
+	if !ok {
+		return out, metadata, &smithy.DeserializationError{Err: fmt.Errorf("unknown transport type %T", out.RawResponse)}
+	}
+	body, err := io.ReadAll(resp.Body)
+	smithyhttp.CloseResponseBody(ctx, resp, false, err)
+	if err != nil {
+		return out, metadata, &smithy.DeserializationError{Err: fmt.Errorf("read response body: %w", err)}
+	}
+	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
+		return out, metadata, decodeError(resp, body)
+	}
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := json.Unmarshal(body, m.out); err != nil {
+			return out, metadata, &smithy.DeserializationError{Err: fmt.Errorf("decode %s response: %w", m.op.Name, err), Snapshot: snapshot(body)}
+		}
+	}
+	out.Result = m.out
+	return out, metadata, nil
+}
+
+func snapshot(body []byte) []byte {
+	if len(body) > 1024 {
+		return body[:1024]
+	}
+	return body
+}
+
+// errorCode reads the error code as REST-JSON services send it: the
+// X-Amzn-ErrorType header (text before any ":"), else the body's code or
+// __type (text after any "#").
+func errorCode(header string, body []byte) (code, message string) {
+	var doc struct {
+		Code     string `json:"code"`
+		Type     string `json:"__type"`
+		Message  string `json:"message"`
+		MessageU string `json:"Message"`
+	}
+	_ = json.Unmarshal(body, &doc) // a body that is not JSON still has a status
+	message = doc.Message
+	if message == "" {
+		message = doc.MessageU
+	}
+	code = header
+	if code == "" {
+		code = doc.Code
+	}
+	if code == "" {
+		code = doc.Type
+	}
+	code, _, _ = strings.Cut(code, ":")
+	if i := strings.LastIndexByte(code, '#'); i >= 0 {
+		code = code[i+1:]
+	}
+	return strings.TrimSpace(code), message
+}
+
+func decodeError(resp *smithyhttp.Response, body []byte) error {
+	code, message := errorCode(resp.Header.Get("X-Amzn-ErrorType"), body)
+	var typed smithy.APIError
+	switch code {
+	case "BadRequestException":
+		typed = &types.BadRequestException{}
+	case "NotFoundException":
+		typed = &types.NotFoundException{}
+	case "TooManyRequestsException":
+		typed = &types.TooManyRequestsException{}
+	case "GatewayTimeoutException":
+		typed = &types.GatewayTimeoutException{}
+	}
+	if typed != nil {
+		if err := json.Unmarshal(body, typed); err != nil || typed.ErrorMessage() == "" {
+			setMessage(typed, message)
+		}
+		return typed
+	}
+	if code == "" {
+		code = "UnknownError"
+		if message == "" {
+			message = fmt.Sprintf("HTTP %d", resp.StatusCode)
+		}
+	}
+	fault := smithy.FaultClient
+	if resp.StatusCode >= 500 {
+		fault = smithy.FaultServer
+	}
+	return &smithy.GenericAPIError{Code: code, Message: message, Fault: fault}
+}
+
+func setMessage(e smithy.APIError, message string) {
+	if message == "" {
+		return
+	}
+	switch e := e.(type) {
+	case *types.BadRequestException:
+		e.Message = &message
+	case *types.NotFoundException:
+		e.Message = &message
+	case *types.TooManyRequestsException:
+		e.Message = &message
+	case *types.GatewayTimeoutException:
+		e.Message = &message
+	}
+}
