@@ -312,3 +312,34 @@ func TestNoCredentials(t *testing.T) {
 		t.Errorf("err = %v, want one saying there are no credentials", err)
 	}
 }
+
+func TestIsPendingJobError(t *testing.T) {
+	tests := map[string]struct {
+		header, body string
+		want         bool
+	}{
+		"bad request, pending":   {"BadRequestException", `{"message":"There is already a pending job for the requested appId d1 and backendEnvironmentName dev. Please wait for it to complete"}`, true},
+		"validation, pending":    {"ValidationException", `{"message":"There is already a pending job for the requested appId d1"}`, true},
+		"bad request, other":     {"BadRequestException", `{"message":"resourceName is invalid"}`, false},
+		"not found, pending-ish": {"NotFoundException", `{"message":"pending job not found"}`, false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("X-Amzn-ErrorType", tc.header)
+				w.WriteHeader(http.StatusBadRequest)
+				fmt.Fprint(w, tc.body)
+			}))
+			defer srv.Close()
+			_, err := newTestClient(srv.URL).CloneBackend(context.Background(), &amplify.CloneBackendInput{
+				AppId: aws.String("d1"), BackendEnvironmentName: aws.String("dev"), TargetEnvironmentName: aws.String("t"),
+			})
+			if got := amplify.IsPendingJobError(err); got != tc.want {
+				t.Errorf("IsPendingJobError(%v) = %v, want %v", err, got, tc.want)
+			}
+		})
+	}
+	if amplify.IsPendingJobError(nil) || amplify.IsPendingJobError(errors.New("pending job")) {
+		t.Error("a non-API error was taken for a pending-job refusal")
+	}
+}

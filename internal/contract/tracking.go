@@ -1,0 +1,65 @@
+package contract
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// TrackingVersion is the version of TrackingMessage this code writes and
+// the highest it reads.
+const TrackingVersion = 1
+
+// TrackingMessage is the body of a jobs-queue message: everything poll
+// needs to follow one job without a database.
+type TrackingMessage struct {
+	Version                int       `json:"v"`
+	AppID                  string    `json:"appId"`
+	BackendEnvironmentName string    `json:"backendEnvironmentName"`
+	JobID                  string    `json:"jobId"`
+	Operation              string    `json:"operation"`
+	RequestID              string    `json:"requestId,omitempty"`
+	SubmittedAt            time.Time `json:"submittedAt"`
+	Deadline               time.Time `json:"deadline"`
+	// Polls counts the Admin API lookups made for this job so far.
+	Polls int `json:"polls"`
+	// LastStatus is the status seen at the last lookup.
+	LastStatus string `json:"lastStatus,omitempty"`
+	// NotBefore chains SQS delays longer than 900 s: a message received
+	// before it is re-queued without a lookup.
+	NotBefore *time.Time `json:"notBefore,omitempty"`
+	// CreateTime is the job's CreateTime as the service reported it.
+	CreateTime string `json:"createTime,omitempty"`
+}
+
+// DecodeTrackingMessage reads and checks a tracking message.
+func DecodeTrackingMessage(body []byte) (TrackingMessage, error) {
+	var m TrackingMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		return m, fmt.Errorf("tracking message: %w", describeJSONError(err))
+	}
+	if m.Version < 1 || m.Version > TrackingVersion {
+		return m, &FieldError{"tracking message", "v", fmt.Sprintf("is %d; this version of jobwatch reads 1..%d", m.Version, TrackingVersion)}
+	}
+	for _, f := range []struct{ name, value string }{
+		{"appId", m.AppID}, {"backendEnvironmentName", m.BackendEnvironmentName},
+		{"jobId", m.JobID}, {"operation", m.Operation},
+	} {
+		if f.value == "" {
+			return m, &FieldError{"tracking message", f.name, "is required"}
+		}
+	}
+	if m.SubmittedAt.IsZero() {
+		return m, &FieldError{"tracking message", "submittedAt", "is required"}
+	}
+	if m.Deadline.IsZero() {
+		return m, &FieldError{"tracking message", "deadline", "is required"}
+	}
+	if m.Polls < 0 {
+		return m, &FieldError{"tracking message", "polls", "must not be negative"}
+	}
+	return m, nil
+}
+
+func asError(err error, target any) bool { return errors.As(err, target) }
