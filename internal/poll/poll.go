@@ -1,0 +1,471 @@
+// Package poll follows tracked jobs: for each tracking message it looks the
+// job up, announces an ended job on the completions queue and re-queues a
+// running one for the time its scheduling policy picks. The core has no
+// Lambda types; lambda.go adapts it to an SQS event source.
+package poll
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/jobwatch/jobwatch/internal/amplify"
+	"github.com/jobwatch/jobwatch/internal/amplify/types"
+	"github.com/jobwatch/jobwatch/internal/contract"
+	"github.com/jobwatch/jobwatch/internal/logging"
+	"github.com/jobwatch/jobwatch/internal/schedule"
+)
+
+// JobAPI is the part of the Admin API poll uses.
+type JobAPI interface {
+	GetBackendJob(context.Context, *amplify.GetBackendJobInput, ...func(*amplify.Options)) (*amplify.GetBackendJobOutput, error)
+	ListBackendJobs(context.Context, *amplify.ListBackendJobsInput, ...func(*amplify.Options)) (*amplify.ListBackendJobsOutput, error)
+}
+
+// Queue sends messages; *sqs.Client satisfies it.
+type Queue interface {
+	SendMessageBatch(context.Context, *sqs.SendMessageBatchInput, ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
+}
+
+// Config configures a Poller.
+type Config struct {
+	JobsQueueURL        string
+	CompletionsQueueURL string
+	// WaitingQueueURL receives a wake-up for an environment whose job
+	// ended, so requests waiting for it move at once.
+	WaitingQueueURL string
+	// NotFoundGrace is how long after submission NotFound is taken for the
+	// service's eventual consistency; after it the job is LOST.
+	NotFoundGrace time.Duration
+	// NotFoundRetry is the delay between lookups during the grace period.
+	NotFoundRetry time.Duration
+	// Policy plans the next lookup of a running job.
+	Policy schedule.Policy
+	// Lookups bounds the Admin API calls in flight for one batch.
+	Lookups int
+	Now     func() time.Time
+	Logger  *slog.Logger
+}
+
+// Poller handles batches of tracking messages.
+type Poller struct {
+	cfg   Config
+	api   JobAPI
+	queue Queue
+}
+
+// New returns a Poller.
+func New(cfg Config, api JobAPI, queue Queue) *Poller {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Lookups <= 0 {
+		cfg.Lookups = 4
+	}
+	if cfg.NotFoundRetry <= 0 {
+		cfg.NotFoundRetry = 5 * time.Second
+	}
+	return &Poller{cfg: cfg, api: api, queue: queue}
+}
+
+// Message is one queue message: its id (for batch item failures) and body.
+type Message struct {
+	ID   string
+	Body string
+}
+
+// Result says what became of a batch.
+type Result struct {
+	// Failed lists the ids of messages to leave on the queue for
+	// redelivery: malformed ones (they reach the DLQ), ones whose lookup
+	// was throttled or failed, ones whose follow-up could not be sent.
+	Failed []string
+	// Completed and Requeued count the other messages' outcomes; Lookups
+	// counts Admin API calls.
+	Completed, Requeued, Lookups int
+}
+
+// jobState is a job as one lookup saw it.
+type jobState struct {
+	Status, Error, Operation, CreateTime, UpdateTime string
+}
+
+// item follows one message through a batch.
+type item struct {
+	msg     Message
+	m       contract.TrackingMessage
+	ctx     context.Context
+	due     bool // to look up now (not a chained delay)
+	state   *jobState
+	err     error
+	failed  bool
+	change  *contract.StatusChange
+	requeue *time.Time
+}
+
+// Handle processes one batch. Every message is accounted for: it ends
+// either completed, re-queued or in Result.Failed.
+func (p *Poller) Handle(ctx context.Context, msgs []Message) Result {
+	now := p.cfg.Now()
+	items := make([]*item, 0, len(msgs))
+	var res Result
+	for _, msg := range msgs {
+		it := &item{msg: msg, ctx: ctx}
+		m, err := contract.DecodeTrackingMessage([]byte(msg.Body))
+		if err != nil {
+			p.cfg.Logger.ErrorContext(ctx, "malformed tracking message: leaving it for the dead-letter queue",
+				"messageId", msg.ID, "problem", err.Error())
+			res.Failed = append(res.Failed, msg.ID)
+			continue
+		}
+		it.m = m
+		it.ctx = logging.With(ctx, append(logging.Job(m.AppID, m.BackendEnvironmentName, m.JobID), slog.String("messageId", msg.ID))...)
+		if m.NotBefore != nil && now.Before(*m.NotBefore) {
+			at := *m.NotBefore
+			it.requeue = &at
+		} else {
+			it.due = true
+		}
+		items = append(items, it)
+	}
+
+	res.Lookups = p.lookUp(ctx, items)
+	now = p.cfg.Now()
+	for _, it := range items {
+		if it.due {
+			p.decide(it, now)
+		}
+	}
+	p.send(ctx, items, now)
+
+	woken := map[[2]string]bool{}
+	var wakeups []contract.Wakeup
+	for _, it := range items {
+		switch {
+		case it.failed:
+			res.Failed = append(res.Failed, it.msg.ID)
+		case it.change != nil:
+			res.Completed++
+			key := [2]string{it.m.AppID, it.m.BackendEnvironmentName}
+			if !woken[key] {
+				woken[key] = true
+				wakeups = append(wakeups, contract.Wakeup{Version: contract.WakeupVersion, AppID: key[0], BackendEnvironmentName: key[1]})
+			}
+		default:
+			res.Requeued++
+		}
+	}
+	p.wake(ctx, wakeups)
+	return res
+}
+
+// lookUp fills in each due item's job state. Where a batch holds several
+// jobs of one environment, one ListBackendJobs call answers for all of
+// them; a job it does not list is looked up on its own.
+func (p *Poller) lookUp(ctx context.Context, items []*item) int {
+	groups := map[[2]string][]*item{}
+	var order [][2]string
+	for _, it := range items {
+		if !it.due {
+			continue
+		}
+		key := [2]string{it.m.AppID, it.m.BackendEnvironmentName}
+		if groups[key] == nil {
+			order = append(order, key)
+		}
+		groups[key] = append(groups[key], it)
+	}
+	var (
+		mu    sync.Mutex
+		calls int
+		wg    sync.WaitGroup
+		sem   = make(chan struct{}, p.cfg.Lookups)
+	)
+	count := func(n int) { mu.Lock(); calls += n; mu.Unlock() }
+	for _, key := range order {
+		group := groups[key]
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			rest := group
+			if len(group) > 1 {
+				count(1)
+				rest = p.listGroup(ctx, key, group)
+			}
+			for _, it := range rest {
+				count(1)
+				p.get(it)
+			}
+		}()
+	}
+	wg.Wait()
+	return calls
+}
+
+// listGroup answers a group from one ListBackendJobs page and returns the
+// items it did not answer.
+func (p *Poller) listGroup(ctx context.Context, key [2]string, group []*item) []*item {
+	out, err := p.api.ListBackendJobs(ctx, &amplify.ListBackendJobsInput{
+		AppId: aws.String(key[0]), BackendEnvironmentName: aws.String(key[1]), MaxResults: aws.Int32(25),
+	})
+	if err != nil {
+		p.cfg.Logger.WarnContext(logging.With(ctx, logging.Job(key[0], key[1], "")...),
+			"list backend jobs failed; looking jobs up one by one", "error", err.Error())
+		return group
+	}
+	listed := map[string]jobState{}
+	for _, j := range out.Jobs {
+		listed[aws.ToString(j.JobId)] = jobState{
+			Status: aws.ToString(j.Status), Error: aws.ToString(j.Error), Operation: aws.ToString(j.Operation),
+			CreateTime: aws.ToString(j.CreateTime), UpdateTime: aws.ToString(j.UpdateTime),
+		}
+	}
+	var rest []*item
+	for _, it := range group {
+		if st, ok := listed[it.m.JobID]; ok {
+			it.state = &st
+		} else {
+			rest = append(rest, it)
+		}
+	}
+	return rest
+}
+
+func (p *Poller) get(it *item) {
+	out, err := p.api.GetBackendJob(it.ctx, &amplify.GetBackendJobInput{
+		AppId: aws.String(it.m.AppID), BackendEnvironmentName: aws.String(it.m.BackendEnvironmentName), JobId: aws.String(it.m.JobID),
+	})
+	if err != nil {
+		it.err = err
+		return
+	}
+	it.state = &jobState{
+		Status: aws.ToString(out.Status), Error: aws.ToString(out.Error), Operation: aws.ToString(out.Operation),
+		CreateTime: aws.ToString(out.CreateTime), UpdateTime: aws.ToString(out.UpdateTime),
+	}
+}
+
+// decide turns a lookup into an outcome: a status change, a re-queue or a
+// failure left for redelivery.
+func (p *Poller) decide(it *item, now time.Time) {
+	m := &it.m
+	log := p.cfg.Logger
+	if it.err != nil {
+		var nf *types.NotFoundException
+		if !errors.As(it.err, &nf) {
+			log.WarnContext(it.ctx, "job lookup failed; the message will be redelivered", "error", it.err.Error())
+			it.failed = true
+			return
+		}
+		m.Polls++
+		if now.Sub(m.SubmittedAt) < p.cfg.NotFoundGrace {
+			at := now.Add(p.cfg.NotFoundRetry)
+			it.requeue = &at
+			log.InfoContext(it.ctx, "job not found yet; retrying within the grace period",
+				"sinceSubmission", now.Sub(m.SubmittedAt).String())
+			return
+		}
+		it.change = p.statusChange(m, &jobState{}, contract.StatusLost, now)
+		it.change.Error = fmt.Sprintf("the service has not known job %s for %s since its submission", m.JobID, now.Sub(m.SubmittedAt).Round(time.Second))
+		return
+	}
+	m.Polls++
+	st := it.state
+	if st.CreateTime != "" {
+		m.CreateTime = st.CreateTime
+	}
+	switch st.Status {
+	case amplify.JobStatusCompleted, amplify.JobStatusFailed:
+		it.change = p.statusChange(m, st, st.Status, now)
+		if d, ok := serviceDuration(st); ok {
+			p.cfg.Policy.Observe(m.Operation, d)
+		}
+		return
+	case amplify.JobStatusRunning:
+	default:
+		log.WarnContext(it.ctx, "job status never seen before; treating the job as still running", "status", st.Status)
+	}
+	if !now.Before(m.Deadline) {
+		it.change = p.statusChange(m, st, contract.StatusTimedOut, now)
+		it.change.PreviousStatus = st.Status
+		it.change.Error = fmt.Sprintf("still %s at the deadline, %s after submission", st.Status, m.Deadline.Sub(m.SubmittedAt).Round(time.Second))
+		return
+	}
+	m.LastStatus = st.Status
+	started := m.SubmittedAt
+	if t, ok := parseTime(m.CreateTime); ok {
+		started = t
+	}
+	at := p.cfg.Policy.Next(schedule.Job{Operation: m.Operation, Started: started, Polls: m.Polls}, now)
+	if at.After(m.Deadline) {
+		at = m.Deadline
+	}
+	it.requeue = &at
+}
+
+// statusChange builds the event for a job that reached status.
+func (p *Poller) statusChange(m *contract.TrackingMessage, st *jobState, status string, now time.Time) *contract.StatusChange {
+	c := &contract.StatusChange{
+		Version: contract.StatusChangeVersion, AppID: m.AppID, BackendEnvironmentName: m.BackendEnvironmentName,
+		JobID: m.JobID, Operation: m.Operation, Status: status, PreviousStatus: m.LastStatus, Error: st.Error,
+		CreateTime: st.CreateTime, UpdateTime: st.UpdateTime,
+		SubmittedAt: contract.Timestamp(m.SubmittedAt), DetectedAt: contract.Timestamp(now),
+		Polls: m.Polls, RequestID: m.RequestID,
+		EventKey: contract.EventKey(m.AppID, m.BackendEnvironmentName, m.JobID, m.RequestID, status),
+	}
+	if c.CreateTime == "" {
+		c.CreateTime = m.CreateTime
+	}
+	d, ok := serviceDuration(st)
+	if !ok || (status != contract.StatusCompleted && status != contract.StatusFailed) {
+		start := m.SubmittedAt
+		if t, ok := parseTime(c.CreateTime); ok {
+			start = t
+		}
+		d = now.Sub(start)
+	}
+	c.DurationSeconds = math.Round(d.Seconds()*1000) / 1000
+	return c
+}
+
+// serviceDuration is how long the service says a job ran.
+func serviceDuration(st *jobState) (time.Duration, bool) {
+	start, ok1 := parseTime(st.CreateTime)
+	end, ok2 := parseTime(st.UpdateTime)
+	if !ok1 || !ok2 || end.Before(start) {
+		return 0, false
+	}
+	return end.Sub(start), true
+}
+
+// parseTime reads the service's ISO-8601 timestamps.
+func parseTime(s string) (time.Time, bool) {
+	if s == "" {
+		return time.Time{}, false
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999Z07:00"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, true
+		}
+	}
+	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.UnixMilli(ms), true
+	}
+	return time.Time{}, false
+}
+
+// send delivers the batch's status changes and re-queues; an item whose
+// message could not be sent fails, so its tracking message is redelivered
+// and the work is redone rather than lost.
+func (p *Poller) send(ctx context.Context, items []*item, now time.Time) {
+	var changes, requeues []*item
+	for _, it := range items {
+		switch {
+		case it.failed:
+		case it.change != nil:
+			changes = append(changes, it)
+		case it.requeue != nil:
+			requeues = append(requeues, it)
+		}
+	}
+	p.sendBatch(ctx, p.cfg.CompletionsQueueURL, changes, func(it *item) (string, int32, error) {
+		b, err := json.Marshal(it.change)
+		return string(b), 0, err
+	})
+	p.sendBatch(ctx, p.cfg.JobsQueueURL, requeues, func(it *item) (string, int32, error) {
+		delay := it.requeue.Sub(now)
+		m := it.m
+		m.NotBefore = nil
+		if delay > schedule.MaxSQSDelay {
+			at := *it.requeue
+			m.NotBefore = &at
+			delay = schedule.MaxSQSDelay
+		}
+		b, err := json.Marshal(m)
+		return string(b), int32(max(0, math.Ceil(delay.Seconds()))), err
+	})
+	for _, it := range changes {
+		if !it.failed {
+			p.cfg.Logger.InfoContext(it.ctx, "job ended", "status", it.change.Status, "polls", it.change.Polls,
+				"durationSeconds", it.change.DurationSeconds)
+		}
+	}
+}
+
+// sendBatch sends one message per item to queueURL in batches of ten,
+// marking the items whose message was not accepted as failed.
+func (p *Poller) sendBatch(ctx context.Context, queueURL string, items []*item, body func(*item) (string, int32, error)) {
+	for start := 0; start < len(items); start += 10 {
+		chunk := items[start:min(start+10, len(items))]
+		entries := make([]sqstypes.SendMessageBatchRequestEntry, 0, len(chunk))
+		byID := map[string]*item{}
+		for i, it := range chunk {
+			b, delay, err := body(it)
+			if err != nil {
+				p.cfg.Logger.ErrorContext(it.ctx, "encode message", "error", err.Error())
+				it.failed = true
+				continue
+			}
+			id := strconv.Itoa(i)
+			byID[id] = it
+			entries = append(entries, sqstypes.SendMessageBatchRequestEntry{Id: aws.String(id), MessageBody: aws.String(b), DelaySeconds: delay})
+		}
+		if len(entries) == 0 {
+			continue
+		}
+		out, err := p.queue.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(queueURL), Entries: entries})
+		if err != nil {
+			p.cfg.Logger.ErrorContext(ctx, "send message batch failed; the tracking messages will be redelivered",
+				"queueUrl", queueURL, "error", err.Error())
+			for _, it := range byID {
+				it.failed = true
+			}
+			continue
+		}
+		for _, f := range out.Failed {
+			if it := byID[aws.ToString(f.Id)]; it != nil {
+				p.cfg.Logger.ErrorContext(it.ctx, "message not accepted by the queue; the tracking message will be redelivered",
+					"queueUrl", queueURL, "code", aws.ToString(f.Code), "reason", aws.ToString(f.Message))
+				it.failed = true
+			}
+		}
+	}
+}
+
+// wake sends one wake-up per environment whose job ended. A lost wake-up
+// only delays the line, which retries on its own, so failures are logged.
+func (p *Poller) wake(ctx context.Context, wakeups []contract.Wakeup) {
+	if p.cfg.WaitingQueueURL == "" {
+		return
+	}
+	for start := 0; start < len(wakeups); start += 10 {
+		chunk := wakeups[start:min(start+10, len(wakeups))]
+		entries := make([]sqstypes.SendMessageBatchRequestEntry, len(chunk))
+		for i, w := range chunk {
+			b, _ := json.Marshal(w) // plain struct: cannot fail
+			entries[i] = sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(string(b))}
+		}
+		out, err := p.queue.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(p.cfg.WaitingQueueURL), Entries: entries})
+		if err == nil && len(out.Failed) > 0 {
+			err = fmt.Errorf("%d wake-ups not accepted", len(out.Failed))
+		}
+		if err != nil {
+			p.cfg.Logger.WarnContext(ctx, "wake-up not sent; waiting requests will retry on their own", "error", err.Error())
+		}
+	}
+}
