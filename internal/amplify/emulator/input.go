@@ -1,0 +1,87 @@
+package emulator
+
+import (
+	"bytes"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/jobwatch/jobwatch/internal/amplify"
+	"github.com/jobwatch/jobwatch/internal/amplify/internal/codec"
+)
+
+// decodeInput builds the operation's typed input from the request as the
+// service does: the body's members by their wire names, JSON types checked
+// strictly (unknown members ignored), then the URI labels; then required
+// members, ranges and enum values are checked. Errors name the member.
+func decodeInput(op *amplify.Operation, body []byte, labels map[string]string) (any, *apiError) {
+	in := op.NewInput()
+	if codec.HasBody(in) {
+		if len(bytes.TrimSpace(body)) == 0 {
+			body = []byte("{}")
+		}
+		if err := codec.Decode(body, in, codec.Options{Naming: codec.WireNames, AllowUnknown: true}); err != nil {
+			return nil, badRequest("%v", err)
+		}
+	}
+	for name, value := range labels {
+		codec.SetURILabel(in, name, value)
+	}
+	if errs := codec.Validate(in); len(errs) > 0 {
+		return nil, badRequest("%v", errs[0])
+	}
+	if err := checkEnums(reflect.ValueOf(in), ""); err != nil {
+		return nil, badRequest("%v", err)
+	}
+	return in, nil
+}
+
+// checkEnums finds the first enum member whose value is not among the
+// model's values, naming it by its wire path as codec.Decode does. Enum
+// types are the named string types with a Values method.
+func checkEnums(v reflect.Value, path string) *codec.Error {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			return checkEnums(v.Elem(), path)
+		}
+	case reflect.Slice:
+		for i := 0; i < v.Len(); i++ {
+			if err := checkEnums(v.Index(i), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+	case reflect.Struct:
+		t := v.Type()
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if !f.IsExported() || name == "-" {
+				continue
+			}
+			if path != "" {
+				name = path + "." + name
+			}
+			if err := checkEnums(v.Field(i), name); err != nil {
+				return err
+			}
+		}
+	case reflect.String:
+		values := v.MethodByName("Values")
+		if !values.IsValid() || v.Len() == 0 {
+			return nil
+		}
+		allowed := values.Call(nil)[0]
+		names := make([]string, allowed.Len())
+		for i := range names {
+			names[i] = allowed.Index(i).String()
+			if names[i] == v.String() {
+				return nil
+			}
+		}
+		// The value itself stays out of the message: it might be sensitive.
+		return &codec.Error{Path: path, Kind: codec.OutOfRange,
+			Detail: "value is not one of " + strings.Join(names, ", ")}
+	}
+	return nil
+}

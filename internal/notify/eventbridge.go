@@ -1,0 +1,247 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+
+	"github.com/jobwatch/jobwatch/internal/contract"
+)
+
+// PutEvents limits: entries per call, and bytes per call counted the way
+// EventBridge counts them (see entrySize).
+const (
+	maxEntriesPerCall = 10
+	maxBytesPerCall   = 256 * 1024
+)
+
+// eventPutter is the part of *eventbridge.Client the sink uses.
+type eventPutter interface {
+	PutEvents(ctx context.Context, in *eventbridge.PutEventsInput, optFns ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error)
+}
+
+// EventBridgeOptions configure the EventBridge sink.
+type EventBridgeOptions struct {
+	// BusName is the event bus's name or ARN.
+	BusName string
+	// Source is the events' source, e.g. contract.DefaultEventSource.
+	Source string
+	// Region and Account go into the job ARN, the event's resource.
+	Region, Account string
+	// MaxAttempts bounds the PutEvents calls made for one entry; 3 when 0.
+	MaxAttempts int
+	// MaxBackoff caps the jittered wait before resending failed entries;
+	// 2s when 0.
+	MaxBackoff time.Duration
+	// Logger receives a line for each entry resent; slog.Default when nil.
+	Logger *slog.Logger
+}
+
+// EventBridge is the sink that puts each status change on the project's
+// event bus as an "Amplify Backend Job Status Change" event.
+type EventBridge struct {
+	client  eventPutter
+	opts    EventBridgeOptions
+	backoff *retry.ExponentialJitterBackoff
+}
+
+// NewEventBridge returns the EventBridge sink; client is usually an
+// *eventbridge.Client.
+func NewEventBridge(client eventPutter, opts EventBridgeOptions) *EventBridge {
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = 3
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = 2 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &EventBridge{client: client, opts: opts, backoff: retry.NewExponentialJitterBackoff(opts.MaxBackoff)}
+}
+
+// Name implements Sink.
+func (*EventBridge) Name() string { return "eventbridge" }
+
+// EntryError is EventBridge's verdict on one entry of a PutEvents call.
+type EntryError struct {
+	Code, Message string
+}
+
+// Error reads like the SDK's: "ThrottlingException: Rate exceeded".
+func (e *EntryError) Error() string { return e.Code + ": " + e.Message }
+
+// retryable reports whether resending the entry may succeed: throttling
+// and internal failures may pass on a later call, a refused entry won't.
+func (e *EntryError) retryable() bool {
+	switch e.Code {
+	case "InvalidArgument", "MalformedDetail":
+		return false
+	}
+	return true
+}
+
+// entry returns the PutEvents entry for c.
+func (s *EventBridge) entry(c Change) (types.PutEventsRequestEntry, error) {
+	detail, err := json.Marshal(c.StatusChange)
+	if err != nil {
+		return types.PutEventsRequestEntry{}, fmt.Errorf("encode status change %s: %w", c.EventKey, err)
+	}
+	return types.PutEventsRequestEntry{
+		EventBusName: aws.String(s.opts.BusName),
+		Source:       aws.String(s.opts.Source),
+		DetailType:   aws.String(contract.DetailTypeStatusChange),
+		Resources:    []string{contract.JobARN(s.opts.Region, s.opts.Account, c.AppID, c.BackendEnvironmentName, c.JobID)},
+		Detail:       aws.String(string(detail)),
+	}, nil
+}
+
+// entrySize is an entry's share of the PutEvents size limit, as the
+// EventBridge user guide calculates it.
+func entrySize(e types.PutEventsRequestEntry) int {
+	n := len(aws.ToString(e.Source)) + len(aws.ToString(e.DetailType)) + len(aws.ToString(e.Detail))
+	if e.Time != nil {
+		n += 14
+	}
+	for _, r := range e.Resources {
+		n += len(r)
+	}
+	return n
+}
+
+// Publish implements Sink: it puts the changes in calls of at most 10
+// entries and 256 KB, then resends only the entries EventBridge failed,
+// after a jittered backoff, until MaxAttempts calls were made for them.
+func (s *EventBridge) Publish(ctx context.Context, changes []Change) []error {
+	p := &publishing{changes: changes, entries: make([]types.PutEventsRequestEntry, len(changes)), errs: make([]error, len(changes))}
+	var pending []int // indexes of the changes still to send
+	for i, c := range changes {
+		e, err := s.entry(c)
+		if err == nil && entrySize(e) > maxBytesPerCall {
+			err = fmt.Errorf("event %s is %d bytes; PutEvents takes at most %d", c.EventKey, entrySize(e), maxBytesPerCall)
+		}
+		if err != nil {
+			p.errs[i] = err
+			continue
+		}
+		p.entries[i] = e
+		pending = append(pending, i)
+	}
+
+	for attempt := 1; len(pending) > 0; attempt++ {
+		if attempt > 1 {
+			if err := s.wait(ctx, attempt-1); err != nil {
+				for _, i := range pending {
+					p.errs[i] = fmt.Errorf("%w (not resent: %w)", p.errs[i], err)
+				}
+				break
+			}
+		}
+		var resend []int
+		for _, call := range chunks(pending, p.entries) {
+			for _, i := range s.put(ctx, p, call) {
+				if attempt == s.opts.MaxAttempts {
+					p.errs[i] = fmt.Errorf("%w (after %d attempts)", p.errs[i], attempt)
+					continue
+				}
+				s.opts.Logger.WarnContext(jobContext(ctx, changes[i]), "EventBridge failed an entry; resending it",
+					"eventKey", changes[i].EventKey, "attempt", attempt, "error", p.errs[i].Error())
+				resend = append(resend, i)
+			}
+		}
+		pending = resend
+	}
+	return p.errs
+}
+
+// publishing is the state of one Publish: each change's entry and the
+// outcome of its latest attempt.
+type publishing struct {
+	changes []Change
+	entries []types.PutEventsRequestEntry
+	errs    []error
+}
+
+// put makes one PutEvents call for the changes at idx, records each
+// one's outcome and returns those worth resending.
+func (s *EventBridge) put(ctx context.Context, p *publishing, idx []int) (resend []int) {
+	in := &eventbridge.PutEventsInput{Entries: make([]types.PutEventsRequestEntry, len(idx))}
+	for k, i := range idx {
+		in.Entries[k] = p.entries[i]
+	}
+	out, err := s.client.PutEvents(ctx, in)
+	if err != nil {
+		// The SDK's retryer has already retried what is worth retrying.
+		for _, i := range idx {
+			p.errs[i] = fmt.Errorf("put event %s on bus %s: %w", p.changes[i].EventKey, s.opts.BusName, err)
+		}
+		return nil
+	}
+	for k, i := range idx {
+		var res types.PutEventsResultEntry
+		if k < len(out.Entries) {
+			res = out.Entries[k]
+		}
+		switch {
+		case res.ErrorCode != nil:
+			ee := &EntryError{Code: aws.ToString(res.ErrorCode), Message: aws.ToString(res.ErrorMessage)}
+			p.errs[i] = fmt.Errorf("put event %s on bus %s: %w", p.changes[i].EventKey, s.opts.BusName, ee)
+			if ee.retryable() {
+				resend = append(resend, i)
+			}
+		case res.EventId == nil:
+			p.errs[i] = fmt.Errorf("put event %s on bus %s: no result for the entry", p.changes[i].EventKey, s.opts.BusName)
+			resend = append(resend, i)
+		default:
+			p.errs[i] = nil
+		}
+	}
+	return resend
+}
+
+// wait sleeps before resend number n, or until ctx is done.
+func (s *EventBridge) wait(ctx context.Context, n int) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	d, err := s.backoff.BackoffDelay(n, nil)
+	if err != nil {
+		return fmt.Errorf("backoff: %w", err)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// chunks splits the indexes into PutEvents calls within the limits,
+// keeping their order.
+func chunks(idx []int, entries []types.PutEventsRequestEntry) [][]int {
+	var calls [][]int
+	var cur []int
+	size := 0
+	for _, i := range idx {
+		n := entrySize(entries[i])
+		if len(cur) == maxEntriesPerCall || (len(cur) > 0 && size+n > maxBytesPerCall) {
+			calls = append(calls, cur)
+			cur, size = nil, 0
+		}
+		cur = append(cur, i)
+		size += n
+	}
+	if len(cur) > 0 {
+		calls = append(calls, cur)
+	}
+	return calls
+}

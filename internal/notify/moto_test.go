@@ -1,0 +1,207 @@
+package notify
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/jobwatch/jobwatch/internal/contract"
+	"github.com/jobwatch/jobwatch/internal/testenv"
+)
+
+// receivedEvent is an event as an SQS rule target receives it.
+type receivedEvent struct {
+	Version    string                `json:"version"`
+	ID         string                `json:"id"`
+	DetailType string                `json:"detail-type"`
+	Source     string                `json:"source"`
+	Account    string                `json:"account"`
+	Region     string                `json:"region"`
+	Resources  []string              `json:"resources"`
+	Detail     contract.StatusChange `json:"detail"`
+	raw        []byte
+	detail     json.RawMessage
+}
+
+// TestMotoEventBus runs the Lambda handler on every events/notify batch
+// with a real EventBridge client against moto, then reads what rules on
+// the custom bus delivered to their SQS queues: one event per valid
+// message, carrying it, matching the schema; and the README's FAILED-only
+// rule gets the failed jobs only.
+func TestMotoEventBus(t *testing.T) {
+	ctx := testenv.Context(t)
+	cfg := testenv.AWSConfig(testenv.Moto(t))
+	eb := eventbridge.NewFromConfig(cfg)
+	sq := sqs.NewFromConfig(cfg)
+
+	bus := testenv.Name(t, "jobwatch-bus")
+	if _, err := eb.CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: aws.String(bus)}); err != nil {
+		t.Fatalf("create event bus: %v", err)
+	}
+	failedOnly, err := os.ReadFile(filepath.Join(schemaDir, "examples", "rule-failed-only.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	allQueue := ruleToQueue(t, eb, sq, bus, `{"detail-type": ["Amplify Backend Job Status Change"]}`)
+	failedQueue := ruleToQueue(t, eb, sq, bus, string(failedOnly))
+
+	log, _ := newLog()
+	n := New(log, NewEventBridge(eb, EventBridgeOptions{
+		BusName: bus, Source: contract.DefaultEventSource,
+		Region: testenv.Region, Account: testenv.Account, Logger: log,
+	}))
+
+	sent := map[string]string{} // eventKey → message body
+	var wantFailedKeys []string
+	names := make([]string, 0, len(fixtures))
+	for name := range fixtures {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		ev := readBatch(t, name)
+		resp, err := n.HandleSQS(ctx, ev)
+		if err != nil {
+			t.Fatalf("%s: HandleSQS: %v", name, err)
+		}
+		var failed []string
+		for _, f := range resp.BatchItemFailures {
+			failed = append(failed, f.ItemIdentifier)
+		}
+		if want := fixtures[name].wantFailed; !slices.Equal(failed, want) {
+			t.Errorf("%s: batch item failures = %v, want %v", name, failed, want)
+		}
+		for _, r := range ev.Records {
+			if slices.Contains(failed, r.MessageId) {
+				continue
+			}
+			s, err := contract.DecodeStatusChange([]byte(r.Body))
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			sent[s.EventKey] = r.Body
+			if s.Status == contract.StatusFailed {
+				wantFailedKeys = append(wantFailedKeys, s.EventKey)
+			}
+		}
+	}
+
+	got := receive(t, sq, allQueue, len(sent))
+	if len(got) != len(sent) {
+		t.Errorf("%d events arrived, want %d (one per valid message)", len(got), len(sent))
+	}
+	seen := map[string]bool{}
+	for _, ev := range got {
+		key := ev.Detail.EventKey
+		body, ok := sent[key]
+		if !ok || seen[key] {
+			t.Errorf("unexpected or repeated event %s", ev.raw)
+			continue
+		}
+		seen[key] = true
+		assertSameJSON(t, string(ev.detail), body)
+		if ev.Source != contract.DefaultEventSource || ev.DetailType != contract.DetailTypeStatusChange {
+			t.Errorf("%s: source %q, detail-type %q", key, ev.Source, ev.DetailType)
+		}
+		wantARN := contract.JobARN(testenv.Region, testenv.Account, ev.Detail.AppID, ev.Detail.BackendEnvironmentName, ev.Detail.JobID)
+		if !slices.Equal(ev.Resources, []string{wantARN}) {
+			t.Errorf("%s: resources %v, want [%s]", key, ev.Resources, wantARN)
+		}
+		if ev.Account != testenv.Account || ev.Region != testenv.Region {
+			t.Errorf("%s: account %q, region %q", key, ev.Account, ev.Region)
+		}
+		validateEvent(t, ev.raw)
+	}
+
+	var gotFailedKeys []string
+	for _, ev := range receive(t, sq, failedQueue, len(wantFailedKeys)) {
+		gotFailedKeys = append(gotFailedKeys, ev.Detail.EventKey)
+	}
+	slices.Sort(gotFailedKeys)
+	slices.Sort(wantFailedKeys)
+	if len(wantFailedKeys) == 0 || !slices.Equal(gotFailedKeys, wantFailedKeys) {
+		t.Errorf("FAILED-only rule delivered %v, want %v", gotFailedKeys, wantFailedKeys)
+	}
+}
+
+// ruleToQueue creates a rule with pattern on bus and an SQS queue as its
+// target, returning the queue's URL.
+func ruleToQueue(t *testing.T, eb *eventbridge.Client, sq *sqs.Client, bus, pattern string) string {
+	t.Helper()
+	ctx := t.Context()
+	name := testenv.Name(t, "notify-target")
+	q, err := sq.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)})
+	if err != nil {
+		t.Fatalf("create queue: %v", err)
+	}
+	attrs, err := sq.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn},
+	})
+	if err != nil {
+		t.Fatalf("queue ARN: %v", err)
+	}
+	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{
+		Name: aws.String(name), EventBusName: aws.String(bus), EventPattern: aws.String(pattern),
+	}); err != nil {
+		t.Fatalf("put rule: %v", err)
+	}
+	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{
+		Rule: aws.String(name), EventBusName: aws.String(bus),
+		Targets: []ebtypes.Target{{Id: aws.String("queue"), Arn: aws.String(attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)])}},
+	}); err != nil {
+		t.Fatalf("put targets: %v", err)
+	}
+	return aws.ToString(q.QueueUrl)
+}
+
+// receive reads the events on a queue until want arrived and the queue
+// is empty, or 10 s passed.
+func receive(t *testing.T, sq *sqs.Client, queueURL string, want int) []receivedEvent {
+	t.Helper()
+	var got []receivedEvent
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		out, err := sq.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{
+			QueueUrl: aws.String(queueURL), MaxNumberOfMessages: 10, VisibilityTimeout: 60,
+		})
+		if err != nil {
+			t.Fatalf("receive: %v", err)
+		}
+		if len(out.Messages) == 0 {
+			if len(got) >= want {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		for _, m := range out.Messages {
+			body := []byte(aws.ToString(m.Body))
+			var fields map[string]json.RawMessage
+			if err := json.Unmarshal(body, &fields); err != nil {
+				t.Fatalf("event is not JSON: %v\n%s", err, body)
+			}
+			// moto's default target input leaves out "account", which
+			// EventBridge sends; put it back so the rest is checked as
+			// received.
+			if _, ok := fields["account"]; !ok {
+				fields["account"], _ = json.Marshal(testenv.Account)
+				body, _ = json.Marshal(fields)
+			}
+			var ev receivedEvent
+			if err := json.Unmarshal(body, &ev); err != nil {
+				t.Fatalf("event: %v\n%s", err, body)
+			}
+			ev.raw, ev.detail = body, fields["detail"]
+			got = append(got, ev)
+		}
+	}
+	return got
+}

@@ -1,0 +1,139 @@
+package notify
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/jobwatch/jobwatch/internal/contract"
+	"github.com/jobwatch/jobwatch/internal/logging"
+)
+
+// statusStillRunning is the non-terminal status a coming version of poll
+// sends while a job runs; notify passes it on like the others.
+const statusStillRunning = "STILL_RUNNING"
+
+// knownStatus reports whether status is one the status-change event may
+// carry (schemas/status-change.schema.json lists the same).
+func knownStatus(status string) bool {
+	return contract.IsTerminal(status) || status == statusStillRunning
+}
+
+// Message is one completions-queue message: its SQS message id and body.
+type Message struct {
+	ID   string
+	Body string
+}
+
+// Change is a decoded status change and the id of the message it came
+// from. Sinks identify it by its EventKey, one per job and status.
+type Change struct {
+	MessageID string
+	contract.StatusChange
+}
+
+// A Sink delivers status changes somewhere: the event bus, a topic, a
+// chat. Publish returns one error per change, in order, nil where the
+// change was delivered; one bad change must not fail the others. Name
+// labels log lines. A sink may wrap another, e.g. to skip the changes
+// whose EventKey it already delivered.
+type Sink interface {
+	Name() string
+	Publish(ctx context.Context, changes []Change) []error
+}
+
+// Notifier publishes the status changes of completions-queue messages to
+// every one of its sinks; the sinks of a batch run side by side.
+type Notifier struct {
+	sinks []Sink
+	log   *slog.Logger
+}
+
+// New returns a Notifier logging to log and publishing to sinks.
+func New(log *slog.Logger, sinks ...Sink) *Notifier {
+	return &Notifier{sinks: sinks, log: log}
+}
+
+// Notify publishes the status change of each message to every sink and
+// returns the ids of the messages to redeliver, in the order received:
+// the malformed ones and those some sink failed. A message whose change
+// every sink delivered is never among them.
+func (n *Notifier) Notify(ctx context.Context, msgs []Message) (failed []string) {
+	redeliver := make(map[string]bool)
+	changes := make([]Change, 0, len(msgs))
+	for _, m := range msgs {
+		s, err := contract.DecodeStatusChange([]byte(m.Body))
+		if err == nil && !knownStatus(s.Status) {
+			err = &contract.FieldError{Message: "status change", Field: "status", Problem: fmt.Sprintf("is %q, not a status this version of jobwatch knows", s.Status)}
+		}
+		if err != nil {
+			lctx := ctx
+			if s.AppID != "" { // what could be decoded still tells which job it is about
+				lctx = logging.With(ctx, logging.Job(s.AppID, s.BackendEnvironmentName, s.JobID)...)
+			}
+			n.log.ErrorContext(lctx, "malformed completion message; leaving it for redelivery and the dead-letter queue",
+				"messageId", m.ID, "error", err.Error())
+			redeliver[m.ID] = true
+			continue
+		}
+		changes = append(changes, Change{MessageID: m.ID, StatusChange: s})
+	}
+	if len(changes) > 0 {
+		n.publishAll(ctx, changes, redeliver)
+	}
+	for _, m := range msgs {
+		if redeliver[m.ID] {
+			failed = append(failed, m.ID)
+		}
+	}
+	return failed
+}
+
+// publishAll runs the sinks side by side, then logs each change's outcome
+// and marks its message for redelivery if any sink failed it.
+func (n *Notifier) publishAll(ctx context.Context, changes []Change, redeliver map[string]bool) {
+	results := make([][]error, len(n.sinks))
+	var wg sync.WaitGroup
+	for i, sink := range n.sinks {
+		wg.Go(func() { results[i] = n.publish(ctx, sink, changes) })
+	}
+	wg.Wait()
+
+	for i, c := range changes {
+		lctx := jobContext(ctx, c)
+		ok := true
+		for j, sink := range n.sinks {
+			if err := results[j][i]; err != nil {
+				ok = false
+				n.log.ErrorContext(lctx, "status change not delivered; the message will be redelivered",
+					"messageId", c.MessageID, "eventKey", c.EventKey, "status", c.Status, "sink", sink.Name(), "error", err.Error())
+			}
+		}
+		if ok {
+			n.log.InfoContext(lctx, "status change published",
+				"messageId", c.MessageID, "eventKey", c.EventKey, "status", c.Status)
+			continue
+		}
+		redeliver[c.MessageID] = true
+	}
+}
+
+// publish runs one sink, holding it to one result per change.
+func (n *Notifier) publish(ctx context.Context, sink Sink, changes []Change) []error {
+	errs := sink.Publish(ctx, changes)
+	if len(errs) == len(changes) {
+		return errs
+	}
+	err := fmt.Errorf("sink %s returned %d results for %d changes", sink.Name(), len(errs), len(changes))
+	errs = make([]error, len(changes))
+	for i := range errs {
+		errs[i] = err
+	}
+	return errs
+}
+
+// jobContext returns ctx with c's job on its log lines.
+func jobContext(ctx context.Context, c Change) context.Context {
+	return logging.With(ctx, logging.Job(c.AppID, c.BackendEnvironmentName, c.JobID)...)
+}
