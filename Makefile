@@ -5,7 +5,17 @@ GO            ?= go
 GOLANGCI_LINT ?= $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 BIN           := bin
 
-.PHONY: all test vet unit lint build generate demo clean
+# The Lambda functions: a bootstrap per function for provided.al2023 on
+# arm64. `sam build` runs build-<LogicalId> with ARTIFACTS_DIR set
+# (Metadata: BuildMethod: makefile); `make build` puts them under bin/lambda.
+LAMBDA_ARCH   ?= arm64
+LAMBDA_FLAGS  := -tags lambda.norpc -trimpath -ldflags="-s -w"
+define build-function
+	GOOS=linux GOARCH=$(LAMBDA_ARCH) CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(or $(ARTIFACTS_DIR),$(BIN)/lambda/$(1))/bootstrap ./functions/$(2)
+endef
+
+.PHONY: all test vet unit lint build cli lambdas generate demo clean \
+	build-SubmitFunction build-PollFunction build-NotifyFunction
 
 all: build test
 
@@ -22,9 +32,22 @@ unit:
 lint:
 	$(GOLANGCI_LINT) run ./...
 
-## build: the jobwatch CLI for this machine
-build:
+## build: the jobwatch CLI for this machine and the Lambda bootstraps
+build: cli lambdas
+
+cli:
 	$(GO) build -o $(BIN)/jobwatch ./cmd/jobwatch
+
+lambdas: build-SubmitFunction build-PollFunction build-NotifyFunction
+
+build-SubmitFunction:
+	$(call build-function,SubmitFunction,submit)
+
+build-PollFunction:
+	$(call build-function,PollFunction,poll)
+
+build-NotifyFunction:
+	$(call build-function,NotifyFunction,notify)
 
 ## generate: regenerate internal/amplify from the service model
 generate:

@@ -164,7 +164,7 @@ func TestInvocation(t *testing.T) {
 		}
 		if line["msg"] == "status change published" {
 			published++
-			if line["requestId"] != "req-1" || line["appId"] != "d4mix01" || line["jobId"] == nil {
+			if line["awsRequestId"] != "req-1" || line["appId"] != "d4mix01" || line["jobId"] == nil {
 				t.Errorf("log line lacks request id or job: %s", l)
 			}
 		}

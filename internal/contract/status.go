@@ -17,6 +17,9 @@ const (
 	// StatusLost: the service kept answering NotFound for the job past the
 	// grace period after submission.
 	StatusLost = "LOST"
+	// StatusStillRunning: not an end, a warning that the job has been
+	// running longer than configured.
+	StatusStillRunning = "STILL_RUNNING"
 )
 
 // StatusChangeVersion is the version of StatusChange this code writes and
@@ -74,6 +77,12 @@ func IsTerminal(status string) bool {
 		return true
 	}
 	return false
+}
+
+// IsKnownStatus reports whether a status-change event may carry status
+// (schemas/status-change.schema.json lists the same).
+func IsKnownStatus(status string) bool {
+	return IsTerminal(status) || status == StatusStillRunning
 }
 
 // DecodeStatusChange reads and checks a completions-queue message.

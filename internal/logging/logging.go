@@ -1,5 +1,6 @@
 // Package logging builds the functions' JSON loggers: log/slog lines that
-// carry the Lambda request id and, on every line about a job, its app,
+// carry the Lambda request id (awsRequestId, apart from a job request's own
+// requestId) and, on every line about a job, its app,
 // environment and job id, taken from the context.
 package logging
 
@@ -52,7 +53,7 @@ type contextHandler struct{ slog.Handler }
 
 func (h *contextHandler) Handle(ctx context.Context, r slog.Record) error {
 	if lc, ok := lambdacontext.FromContext(ctx); ok && lc.AwsRequestID != "" {
-		r.AddAttrs(slog.String("requestId", lc.AwsRequestID))
+		r.AddAttrs(slog.String("awsRequestId", lc.AwsRequestID))
 	}
 	if attrs, ok := ctx.Value(attrsKey{}).([]slog.Attr); ok {
 		r.AddAttrs(attrs...)

@@ -1,8 +1,6 @@
 package notify
 
 import (
-	"errors"
-	"fmt"
 	"log/slog"
 	"regexp"
 	"strings"
@@ -44,10 +42,7 @@ func LoadConfig(env *settings.Env) (Config, error) {
 	}
 	level := env.OneOf("LOG_LEVEL", "INFO", "DEBUG", "INFO", "WARN", "ERROR")
 
-	var errs []error
-	bad := func(name, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("setting %s: %s", name, fmt.Sprintf(format, args...)))
-	}
+	bad := func(name, format string, args ...any) { env.Check(name, false, format, args...) }
 	if c.EventBusName != "" && !busNamePattern.MatchString(c.EventBusName) {
 		bad("EVENT_BUS_NAME", "is %q; want an event bus name or ARN", c.EventBusName)
 	}
@@ -67,5 +62,5 @@ func LoadConfig(env *settings.Env) (Config, error) {
 	if c.LogLevel, err = logging.ParseLevel(level); err != nil {
 		bad("LOG_LEVEL", "%v", err)
 	}
-	return c, errors.Join(append([]error{env.Err()}, errs...)...)
+	return c, env.Err()
 }

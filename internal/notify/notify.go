@@ -10,16 +10,6 @@ import (
 	"github.com/jobwatch/jobwatch/internal/logging"
 )
 
-// statusStillRunning is the non-terminal status a coming version of poll
-// sends while a job runs; notify passes it on like the others.
-const statusStillRunning = "STILL_RUNNING"
-
-// knownStatus reports whether status is one the status-change event may
-// carry (schemas/status-change.schema.json lists the same).
-func knownStatus(status string) bool {
-	return contract.IsTerminal(status) || status == statusStillRunning
-}
-
 // Message is one completions-queue message: its SQS message id and body.
 type Message struct {
 	ID   string
@@ -64,7 +54,7 @@ func (n *Notifier) Notify(ctx context.Context, msgs []Message) (failed []string)
 	changes := make([]Change, 0, len(msgs))
 	for _, m := range msgs {
 		s, err := contract.DecodeStatusChange([]byte(m.Body))
-		if err == nil && !knownStatus(s.Status) {
+		if err == nil && !contract.IsKnownStatus(s.Status) {
 			err = &contract.FieldError{Message: "status change", Field: "status", Problem: fmt.Sprintf("is %q, not a status this version of jobwatch knows", s.Status)}
 		}
 		if err != nil {

@@ -149,5 +149,13 @@ func (e *Env) List(name string) []string {
 	return out
 }
 
+// Check records a problem with a setting when ok is false, for checks
+// beyond the readers' own (a pattern, a relation between settings).
+func (e *Env) Check(name string, ok bool, format string, args ...any) {
+	if !ok {
+		e.fail(name, format, args...)
+	}
+}
+
 // Err returns every problem found, or nil.
 func (e *Env) Err() error { return errors.Join(e.errs...) }
