@@ -14,13 +14,16 @@ define build-function
 	GOOS=linux GOARCH=$(LAMBDA_ARCH) CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(or $(ARTIFACTS_DIR),$(BIN)/lambda/$(1))/bootstrap ./functions/$(2)
 endef
 
-.PHONY: all test vet unit lint build cli lambdas generate demo clean \
+.PHONY: all test vet template-lint unit lint build cli lambdas generate demo clean \
 	build-SubmitFunction build-PollFunction build-NotifyFunction
 
 all: build test
 
-## test: vet, then every test with the race detector
-test: vet unit
+## test: vet, lint the SAM template, then every test with the race detector
+test: vet template-lint unit
+
+template-lint:
+	cfn-lint template.yaml
 
 vet:
 	$(GO) vet ./...

@@ -253,7 +253,9 @@ func (a *AsyncSource) Run(ctx context.Context) error {
 
 type invokerFunc func(ctx context.Context, payload []byte) ([]byte, error)
 
-func (f invokerFunc) Invoke(ctx context.Context, payload []byte) ([]byte, error) { return f(ctx, payload) }
+func (f invokerFunc) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	return f(ctx, payload)
+}
 
 // invokeEach receives a batch of delivered events and invokes the function
 // once per event, with retries; an event leaves the stand-in queue only

@@ -1,0 +1,420 @@
+package samtemplate
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The assertions below are on the CloudFormation the SAM translator makes
+// of template.yaml: what AWS will create.
+
+// The SAM translator's output for template.yaml, made once per test run.
+var translation struct {
+	once sync.Once
+	out  []byte
+	skip string
+	err  error
+}
+
+// translateParams are the parameter values of the translation.
+var translateParams = map[string]string{"AllowedAppIds": "d1abc23,d4def56"}
+
+// translated returns template.yaml transformed into CloudFormation by
+// aws-sam-translator (testdata/sam_translate.py, offline), as raw JSON and
+// as a model.
+func translated(t *testing.T) (map[string]any, *Application) {
+	t.Helper()
+	translation.once.Do(func() {
+		python, err := exec.LookPath("python3")
+		if err != nil {
+			translation.skip = "python3 is not installed"
+			return
+		}
+		if err := exec.Command(python, "-c", "import samtranslator").Run(); err != nil {
+			translation.skip = "aws-sam-translator is not installed (CI's machine image has it)"
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		args := []string{filepath.Join("testdata", "sam_translate.py"), templatePath}
+		for _, name := range sortedKeys(translateParams) {
+			args = append(args, name+"="+translateParams[name])
+		}
+		var stderr bytes.Buffer
+		cmd := exec.CommandContext(ctx, python, args...)
+		cmd.Stderr = &stderr
+		translation.out, translation.err = cmd.Output()
+		if translation.err != nil {
+			translation.err = errors.Join(translation.err, errors.New(stderr.String()))
+		}
+	})
+	if translation.skip != "" {
+		t.Skip(translation.skip)
+	}
+	if translation.err != nil {
+		t.Fatalf("sam_translate.py: %v", translation.err)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(translation.out, &raw); err != nil {
+		t.Fatalf("translation output: %v", err)
+	}
+	app, err := Parse(translation.out, filepath.Dir(templatePath))
+	if err != nil {
+		t.Fatalf("Parse translation output: %v", err)
+	}
+	return raw, app
+}
+
+// symbolic resolves the translation's expressions to names: Ref X is "X"
+// and Fn::GetAtt X.Attr is "X.Attr", so that what refers to what can be
+// read off the resolved values.
+func symbolic(t *testing.T, app *Application) *Resolver {
+	t.Helper()
+	f := Facts{Region: "us-east-1", AccountID: "123456789012", StackName: "jobwatch", Parameters: translateParams,
+		Refs: map[string]string{}, Attrs: map[string]string{}}
+	for id := range app.Resources {
+		f.Refs[id] = id
+		for _, attr := range []string{"Arn", "QueueName", "QueueUrl", "Name"} {
+			f.Attrs[id+"."+attr] = id + "." + attr
+		}
+	}
+	return mustResolver(t, app, f)
+}
+
+// resources returns the translation's resources of a type by logical id.
+func resources(raw map[string]any, typ string) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for id, r := range raw["Resources"].(map[string]any) {
+		res := r.(map[string]any)
+		if res["Type"] == typ {
+			props, _ := res["Properties"].(map[string]any)
+			out[id] = props
+		}
+	}
+	return out
+}
+
+func mustString(t *testing.T, r *Resolver, v any) string {
+	t.Helper()
+	s, err := r.String(Expr{v})
+	if err != nil {
+		t.Fatalf("resolve %s: %v", Expr{v}, err)
+	}
+	return s
+}
+
+func mustStrings(t *testing.T, r *Resolver, v any) []string {
+	t.Helper()
+	s, err := r.Strings(Expr{v})
+	if err != nil {
+		t.Fatalf("resolve %s: %v", Expr{v}, err)
+	}
+	return s
+}
+
+func TestTranslatedFunctions(t *testing.T) {
+	raw, _ := translated(t)
+	fns := resources(raw, "AWS::Lambda::Function")
+	if ids := sortedKeys(fns); !slices.Equal(ids, []string{"NotifyFunction", "PollFunction", "SubmitFunction"}) {
+		t.Errorf("functions = %v", ids)
+	}
+	for id, p := range fns {
+		arch, _ := p["Architectures"].([]any)
+		if p["Runtime"] != "provided.al2023" || p["Handler"] != "bootstrap" || len(arch) != 1 || arch[0] != "arm64" {
+			t.Errorf("%s: Runtime %v, Handler %v, Architectures %v; want provided.al2023, bootstrap, [arm64]", id, p["Runtime"], p["Handler"], arch)
+		}
+	}
+}
+
+// deadLetterQueues are the queues something parks messages in: redrive
+// targets and the rules' dead-letter queues.
+func deadLetterQueues(t *testing.T, raw map[string]any, app *Application, r *Resolver) map[string]bool {
+	t.Helper()
+	dlqs := map[string]bool{}
+	for _, q := range app.Queues {
+		if q.DeadLetterQueueID != "" {
+			dlqs[q.DeadLetterQueueID] = true
+		}
+	}
+	for id, p := range resources(raw, "AWS::Events::Rule") {
+		for _, target := range p["Targets"].([]any) {
+			if dlc, ok := target.(map[string]any)["DeadLetterConfig"].(map[string]any); ok {
+				arn := mustString(t, r, dlc["Arn"])
+				q := strings.TrimSuffix(arn, ".Arn")
+				if _, ok := app.Queue(q); !ok {
+					t.Errorf("rule %s: dead-letter queue %s is not a queue of the template", id, arn)
+				}
+				dlqs[q] = true
+			}
+		}
+	}
+	return dlqs
+}
+
+func TestTranslatedQueues(t *testing.T) {
+	raw, app := translated(t)
+	r := symbolic(t, app)
+	dlqs := deadLetterQueues(t, raw, app, r)
+	if len(dlqs) < 5 {
+		t.Errorf("dead-letter queues = %v; want one for each of the jobs, completions, waiting and submit-failures queues and the rule", sortedKeys(dlqs))
+	}
+	timeouts := map[string]float64{}
+	for id, p := range resources(raw, "AWS::Lambda::Function") {
+		timeouts[id] = p["Timeout"].(float64)
+	}
+	consumed := map[string]string{}
+	for id, p := range resources(raw, "AWS::Lambda::EventSourceMapping") {
+		queue := strings.TrimSuffix(mustString(t, r, p["EventSourceArn"]), ".Arn")
+		fn := mustString(t, r, p["FunctionName"])
+		consumed[queue] = fn
+		q, ok := app.Queue(queue)
+		if !ok {
+			t.Errorf("event source mapping %s: %s is not a queue of the template", id, queue)
+			continue
+		}
+		if min := 6 * timeouts[fn]; q.VisibilityTimeout.Seconds() < min {
+			t.Errorf("%s: VisibilityTimeout %v; want >= 6 x %s's timeout, %vs", queue, q.VisibilityTimeout, fn, min)
+		}
+	}
+	if len(consumed) != 3 {
+		t.Errorf("consumed queues = %v; want the jobs, completions and waiting queues", consumed)
+	}
+	for _, q := range app.Queues {
+		if !q.SQSManagedSSE {
+			t.Errorf("%s: SqsManagedSseEnabled is not true", q.LogicalID)
+		}
+		if dlqs[q.LogicalID] {
+			if q.MessageRetention.Hours() != 14*24 {
+				t.Errorf("dead-letter queue %s keeps messages %v; want 14 days", q.LogicalID, q.MessageRetention)
+			}
+			continue
+		}
+		if q.DeadLetterQueueID == "" || q.MaxReceiveCount < 5 {
+			t.Errorf("%s: redrive to %q after %d receives; want a dead-letter queue and maxReceiveCount >= 5", q.LogicalID, q.DeadLetterQueueID, q.MaxReceiveCount)
+		}
+	}
+}
+
+func TestTranslatedEventSourceMappings(t *testing.T) {
+	raw, _ := translated(t)
+	esms := resources(raw, "AWS::Lambda::EventSourceMapping")
+	if len(esms) != 3 {
+		t.Errorf("event source mappings = %v; want 3", sortedKeys(esms))
+	}
+	for id, p := range esms {
+		types, _ := p["FunctionResponseTypes"].([]any)
+		if !slices.Contains(types, any("ReportBatchItemFailures")) {
+			t.Errorf("%s: FunctionResponseTypes %v; want ReportBatchItemFailures", id, types)
+		}
+		scaling, _ := p["ScalingConfig"].(map[string]any)
+		if c, _ := scaling["MaximumConcurrency"].(float64); c < 2 {
+			t.Errorf("%s: ScalingConfig %v; want MaximumConcurrency >= 2", id, scaling)
+		}
+		if b, _ := p["BatchSize"].(float64); b < 1 || b > 10 {
+			t.Errorf("%s: BatchSize %v; want 1 to 10", id, p["BatchSize"])
+		}
+	}
+}
+
+func TestTranslatedRuleAndAsyncInvocation(t *testing.T) {
+	raw, app := translated(t)
+	r := symbolic(t, app)
+	var onBus []string
+	for id, p := range resources(raw, "AWS::Events::Rule") {
+		bus := mustString(t, r, p["EventBusName"])
+		if app.Resources[bus] != "AWS::Events::EventBus" {
+			continue
+		}
+		onBus = append(onBus, id)
+		pattern, _ := p["EventPattern"].(map[string]any)
+		if types, _ := pattern["detail-type"].([]any); !slices.Equal(types, []any{"Amplify Backend Job Requested"}) {
+			t.Errorf("rule %s: detail-type %v; want [Amplify Backend Job Requested]", id, pattern["detail-type"])
+		}
+		targets, _ := p["Targets"].([]any)
+		if len(targets) != 1 {
+			t.Fatalf("rule %s: targets %v; want one", id, targets)
+		}
+		target := targets[0].(map[string]any)
+		if arn := mustString(t, r, target["Arn"]); arn != "SubmitFunction.Arn" {
+			t.Errorf("rule %s targets %s; want SubmitFunction", id, arn)
+		}
+		if target["RetryPolicy"] == nil || target["DeadLetterConfig"] == nil {
+			t.Errorf("rule %s target: RetryPolicy %v, DeadLetterConfig %v; want both", id, target["RetryPolicy"], target["DeadLetterConfig"])
+		}
+	}
+	if len(onBus) != 1 {
+		t.Errorf("rules on the project's bus = %v; want one", onBus)
+	}
+
+	configs := resources(raw, "AWS::Lambda::EventInvokeConfig")
+	if len(configs) != 1 {
+		t.Fatalf("event invoke configs = %v; want SubmitFunction's", sortedKeys(configs))
+	}
+	for id, p := range configs {
+		fn := mustString(t, r, p["FunctionName"])
+		retries, _ := p["MaximumRetryAttempts"].(float64)
+		onFailure, _ := p["DestinationConfig"].(map[string]any)["OnFailure"].(map[string]any)
+		if fn != "SubmitFunction" || retries != 2 || onFailure == nil {
+			t.Fatalf("%s: function %s, %v retries, OnFailure %v; want SubmitFunction, 2 and a destination", id, fn, retries, onFailure)
+		}
+		if dest := mustString(t, r, onFailure["Destination"]); dest != "SubmitFailuresQueue.Arn" {
+			t.Errorf("%s: OnFailure destination %s; want SubmitFailuresQueue", id, dest)
+		}
+	}
+}
+
+func TestTranslatedAlarms(t *testing.T) {
+	raw, app := translated(t)
+	r := symbolic(t, app)
+	watched := map[string]bool{}
+	for _, al := range app.Alarms {
+		if al.Namespace != "AWS/SQS" || al.MetricName != "ApproximateNumberOfMessagesVisible" || len(al.Dimensions) != 1 {
+			continue
+		}
+		if al.Threshold != 0 || al.ComparisonOperator != "GreaterThanThreshold" || al.EvaluationPeriods != 1 {
+			t.Errorf("%s: %s %v over %d periods; want GreaterThanThreshold 0 over 1", al.LogicalID, al.ComparisonOperator, al.Threshold, al.EvaluationPeriods)
+		}
+		watched[strings.TrimSuffix(mustString(t, r, al.Dimensions[0].Value.v), ".QueueName")] = true
+	}
+	want := deadLetterQueues(t, raw, app, r)
+	want["SubmitFailuresQueue"] = true // the async invocations' dead-letter queue
+	for q := range want {
+		if !watched[q] {
+			t.Errorf("no alarm on the depth of %s", q)
+		}
+	}
+}
+
+// amplifyActions are the Admin API actions each function's role may use.
+var amplifyActions = map[string][]string{
+	"SubmitFunctionRole": {
+		"amplifybackend:CloneBackend", "amplifybackend:CreateBackend", "amplifybackend:CreateBackendAPI",
+		"amplifybackend:CreateBackendAuth", "amplifybackend:CreateBackendStorage",
+		"amplifybackend:DeleteBackend", "amplifybackend:DeleteBackendAPI", "amplifybackend:DeleteBackendAuth",
+		"amplifybackend:DeleteBackendStorage", "amplifybackend:GenerateBackendAPIModels", "amplifybackend:ImportBackendAuth",
+		"amplifybackend:ImportBackendStorage", "amplifybackend:UpdateBackendAPI", "amplifybackend:UpdateBackendAuth",
+		"amplifybackend:UpdateBackendStorage",
+	},
+	"PollFunctionRole":   {"amplifybackend:GetBackendJob", "amplifybackend:ListBackendJobs"},
+	"NotifyFunctionRole": nil,
+}
+
+// managedPolicies are the AWS managed policies SAM attaches to the roles:
+// CloudWatch Logs, and for SQS event sources the poller's permissions.
+var managedPolicies = []string{
+	"arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+	"arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole",
+}
+
+func TestTranslatedIAM(t *testing.T) {
+	raw, app := translated(t)
+	r := symbolic(t, app)
+	appARN := regexp.MustCompile(`^arn:aws:amplifybackend:\$\{aws:RequestedRegion\}:\$\{aws:PrincipalAccount\}:/backend/(d1abc23|d4def56)(/\*)?$`)
+	wantResources := []string{
+		"arn:aws:amplifybackend:${aws:RequestedRegion}:${aws:PrincipalAccount}:/backend/d1abc23",
+		"arn:aws:amplifybackend:${aws:RequestedRegion}:${aws:PrincipalAccount}:/backend/d1abc23/*",
+		"arn:aws:amplifybackend:${aws:RequestedRegion}:${aws:PrincipalAccount}:/backend/d4def56",
+		"arn:aws:amplifybackend:${aws:RequestedRegion}:${aws:PrincipalAccount}:/backend/d4def56/*",
+	}
+	roles := resources(raw, "AWS::IAM::Role")
+	if ids := sortedKeys(roles); !slices.Equal(ids, sortedKeys(amplifyActions)) {
+		t.Errorf("roles = %v; want %v", ids, sortedKeys(amplifyActions))
+	}
+	for id, p := range roles {
+		for _, arn := range p["ManagedPolicyArns"].([]any) {
+			if !slices.Contains(managedPolicies, arn.(string)) {
+				t.Errorf("%s: managed policy %s; want only %v", id, arn, managedPolicies)
+			}
+		}
+		var granted []string
+		for _, policy := range p["Policies"].([]any) {
+			doc := policy.(map[string]any)["PolicyDocument"].(map[string]any)
+			for _, st := range asList(doc["Statement"]) {
+				stmt := st.(map[string]any)
+				name := id + " " + policy.(map[string]any)["PolicyName"].(string)
+				if stmt["NotAction"] != nil || stmt["NotResource"] != nil {
+					t.Errorf("%s: NotAction/NotResource grant more than they name", name)
+				}
+				actions := mustStrings(t, r, stmt["Action"])
+				resources := mustStrings(t, r, stmt["Resource"])
+				for _, a := range actions {
+					if a == "*" || strings.HasSuffix(a, ":*") {
+						t.Errorf("%s: action %s", name, a)
+					}
+				}
+				if slices.Contains(resources, "*") {
+					t.Errorf("%s: resource * for %v", name, actions)
+				}
+				var amplify []string
+				for _, a := range actions {
+					if strings.HasPrefix(a, "amplifybackend:") {
+						amplify = append(amplify, a)
+					}
+				}
+				if len(amplify) == 0 {
+					continue
+				}
+				granted = append(granted, amplify...)
+				for _, res := range resources {
+					if !appARN.MatchString(res) {
+						t.Errorf("%s: %v on %s; want only the allowed apps' ARNs", name, amplify, res)
+					}
+				}
+				sort.Strings(resources)
+				if !slices.Equal(resources, wantResources) {
+					t.Errorf("%s: resources\n%v\nwant\n%v", name, resources, wantResources)
+				}
+				cond, _ := stmt["Condition"].(map[string]any)
+				eq, _ := cond["StringEquals"].(map[string]any)
+				if region, ok := eq["aws:RequestedRegion"]; !ok || mustString(t, r, region) != "us-east-1" {
+					t.Errorf("%s: condition %v; want aws:RequestedRegion pinned to the stack's region", name, cond)
+				}
+			}
+		}
+		sort.Strings(granted)
+		want := slices.Clone(amplifyActions[id])
+		sort.Strings(want)
+		if !slices.Equal(granted, want) {
+			t.Errorf("%s: amplifybackend actions\n%v\nwant\n%v", id, granted, want)
+		}
+	}
+}
+
+func TestTranslatedOutputs(t *testing.T) {
+	raw, app := translated(t)
+	r := symbolic(t, app)
+	outputs := map[string]bool{}
+	for _, o := range app.Outputs {
+		outputs[mustString(t, r, o.Value.v)] = true
+	}
+	want := []string{"EventBus", "EventBus.Arn", "StateTable"}
+	for _, q := range app.Queues {
+		want = append(want, q.LogicalID)
+	}
+	for id := range resources(raw, "AWS::Lambda::Function") {
+		want = append(want, id, id+".Arn")
+	}
+	for _, w := range want {
+		if !outputs[w] {
+			t.Errorf("no output gives %s", w)
+		}
+	}
+}
+
+func asList(v any) []any {
+	if list, ok := v.([]any); ok {
+		return list
+	}
+	return []any{v}
+}

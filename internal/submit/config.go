@@ -1,0 +1,109 @@
+package submit
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jobwatch/jobwatch/internal/logging"
+	"github.com/jobwatch/jobwatch/internal/settings"
+)
+
+// maxDelay is the longest DelaySeconds SQS accepts.
+const maxDelay = 900 * time.Second
+
+// DefaultMaxLine is how many requests may wait for one environment.
+const DefaultMaxLine = 100
+
+// Config is the submit function's configuration.
+type Config struct {
+	// JobsQueueURL receives a tracking message per started job (for poll).
+	JobsQueueURL string
+	// WaitingQueueURL receives wake-ups for the waiting lines; submit
+	// consumes it too.
+	WaitingQueueURL string
+	// CompletionsQueueURL receives a status change for a request that
+	// waited past its deadline or that the service refused for good.
+	CompletionsQueueURL string
+	// StateTable is the DynamoDB table of request records and lines.
+	StateTable string
+	// AllowedAppIDs, when not empty, are the only app ids accepted.
+	AllowedAppIDs []string
+	// Deadline is how long poll follows a job before calling it TIMED_OUT.
+	Deadline time.Duration
+	// WaitDeadline is how long a request may wait for its environment.
+	WaitDeadline time.Duration
+	// InitialPollDelay delays the first look at a new job (≤ 900 s).
+	InitialPollDelay time.Duration
+	// WaitRetryDelay is the delay of a wake-up sent while the environment
+	// is busy (≤ 900 s).
+	WaitRetryDelay time.Duration
+	// MaxLine bounds a line; 0 means DefaultMaxLine.
+	MaxLine int
+	// LogLevel is the level of the function's logger.
+	LogLevel slog.Level
+}
+
+// ReadConfig reads the configuration from the environment: JOBS_QUEUE_URL,
+// WAITING_QUEUE_URL, COMPLETIONS_QUEUE_URL and STATE_TABLE are required;
+// ALLOWED_APP_IDS (comma list), DEADLINE (6h), WAIT_DEADLINE (6h),
+// INITIAL_POLL_DELAY (10s), WAIT_RETRY_DELAY (30s) and LOG_LEVEL (INFO)
+// are optional. The error names every bad variable.
+func ReadConfig(env *settings.Env) (Config, error) {
+	cfg := Config{
+		JobsQueueURL:        env.QueueURL("JOBS_QUEUE_URL"),
+		WaitingQueueURL:     env.QueueURL("WAITING_QUEUE_URL"),
+		CompletionsQueueURL: env.QueueURL("COMPLETIONS_QUEUE_URL"),
+		StateTable:          env.Required("STATE_TABLE"),
+		AllowedAppIDs:       env.List("ALLOWED_APP_IDS"),
+		Deadline:            env.Duration("DEADLINE", 6*time.Hour, time.Minute, 30*24*time.Hour),
+		WaitDeadline:        env.Duration("WAIT_DEADLINE", 6*time.Hour, time.Minute, 30*24*time.Hour),
+		InitialPollDelay:    env.Duration("INITIAL_POLL_DELAY", 10*time.Second, 0, maxDelay),
+		// A zero delay would spin on a busy environment.
+		WaitRetryDelay: env.Duration("WAIT_RETRY_DELAY", 30*time.Second, time.Second, maxDelay),
+		MaxLine:        DefaultMaxLine,
+	}
+	level := env.OneOf("LOG_LEVEL", "INFO", "DEBUG", "INFO", "WARN", "ERROR")
+	if err := env.Err(); err != nil {
+		return Config{}, err
+	}
+	l, err := logging.ParseLevel(level)
+	if err != nil {
+		return Config{}, fmt.Errorf("setting LOG_LEVEL: %w", err)
+	}
+	cfg.LogLevel = l
+	return cfg, nil
+}
+
+// check reports settings a Submitter cannot work with, for configurations
+// built by hand.
+func (c Config) check() error {
+	var errs []error
+	for _, f := range []struct{ name, value string }{
+		{"JobsQueueURL", c.JobsQueueURL}, {"WaitingQueueURL", c.WaitingQueueURL},
+		{"CompletionsQueueURL", c.CompletionsQueueURL}, {"StateTable", c.StateTable},
+	} {
+		if f.value == "" {
+			errs = append(errs, fmt.Errorf("%s is required", f.name))
+		}
+	}
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"InitialPollDelay", c.InitialPollDelay}, {"WaitRetryDelay", c.WaitRetryDelay}} {
+		if f.d < 0 || f.d > maxDelay {
+			errs = append(errs, fmt.Errorf("%s is %v; SQS delays lie between 0 and %v", f.name, f.d, maxDelay))
+		}
+	}
+	if c.Deadline <= 0 || c.WaitDeadline <= 0 {
+		errs = append(errs, errors.New("the deadlines (Deadline, WaitDeadline) must be positive"))
+	}
+	if c.MaxLine < 0 {
+		errs = append(errs, errors.New("the line bound (MaxLine) must not be negative"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("submit configuration: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,433 @@
+package submit
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/jobwatch/jobwatch/internal/amplify"
+	"github.com/jobwatch/jobwatch/internal/amplify/emulator"
+	"github.com/jobwatch/jobwatch/internal/contract"
+	"github.com/jobwatch/jobwatch/internal/logging"
+	"github.com/jobwatch/jobwatch/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+const testApp = "d1abc23"
+
+// testStart is where the tests' clock starts.
+var testStart = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+
+// harness is a Submitter wired to real moto queues and table and to an
+// in-process Admin API emulator, sharing one manual clock.
+type harness struct {
+	t     *testing.T
+	ctx   context.Context
+	clock *emulator.ManualClock
+	emu   *emulator.Server
+	api   *amplify.Client
+	sqs   *sqs.Client
+	ddb   *dynamodb.Client
+	cfg   Config
+	s     *Submitter
+	logs  *syncBuffer
+	// sent records every SendMessage and can fail chosen ones.
+	sent *recordingSQS
+	// callHook, when set, answers Admin API calls before the emulator.
+	hookMu   sync.Mutex
+	callHook func(op *amplify.Operation, in any) error
+}
+
+type harnessOption func(*Config)
+
+// envs are the backend environments of the emulator's app.
+var envs = []string{"dev", "staging", "auth", "api", "models", "busy", "line", "other"}
+
+func newHarness(t *testing.T, opts ...harnessOption) *harness {
+	t.Helper()
+	endpoint := testenv.Moto(t)
+	ctx := testenv.Context(t)
+	awsCfg := testenv.AWSConfig(endpoint)
+	h := &harness{t: t, ctx: ctx, clock: emulator.NewManualClock(testStart),
+		sqs: sqs.NewFromConfig(awsCfg), ddb: dynamodb.NewFromConfig(awsCfg), logs: &syncBuffer{}}
+
+	emu, err := emulator.Start(emulator.Config{Clock: h.clock, Seed: 7,
+		JobDurations: emulator.FixedDurations(1000*time.Hour, nil), // jobs end when a test says so,
+		State:        &emulator.State{Apps: []emulator.StateApp{{AppId: testApp, AppName: "demo", Environments: envs}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emu.Close() })
+	h.emu = emu
+	h.api = amplify.NewFromConfig(awsCfg, func(o *amplify.Options) {
+		o.BaseEndpoint = aws.String(emu.URL)
+		o.RetryMaxAttempts = 1 // throttling must reach the code under test, fast
+	})
+
+	h.cfg = Config{
+		JobsQueueURL:        h.createQueue("jobs"),
+		WaitingQueueURL:     h.createQueue("waiting"),
+		CompletionsQueueURL: h.createQueue("completions"),
+		StateTable:          h.createTable(),
+		Deadline:            6 * time.Hour,
+		WaitDeadline:        6 * time.Hour,
+		InitialPollDelay:    0, // moto holds delayed messages back; TestDelays checks the delays
+		WaitRetryDelay:      0,
+	}
+	for _, o := range opts {
+		o(&h.cfg)
+	}
+	h.sent = &recordingSQS{MessageSender: h.sqs}
+	call := func(ctx context.Context, op *amplify.Operation, in any) (any, error) {
+		h.hookMu.Lock()
+		hook := h.callHook
+		h.hookMu.Unlock()
+		if hook != nil {
+			if err := hook(op, in); err != nil {
+				return nil, err
+			}
+		}
+		return op.Call(ctx, h.api, in)
+	}
+	s, err := New(h.cfg, Clients{AdminAPI: call, SQS: h.sent, DynamoDB: h.ddb}, h.clock.Now,
+		logging.New(h.logs, slog.LevelDebug))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.s = s
+	t.Cleanup(func() {
+		if t.Failed() || testing.Verbose() && os.Getenv("SUBMIT_TEST_LOGS") != "" {
+			t.Logf("submit logs:\n%s", h.logs.String())
+		}
+	})
+	return h
+}
+
+func (h *harness) setCallHook(f func(op *amplify.Operation, in any) error) {
+	h.hookMu.Lock()
+	defer h.hookMu.Unlock()
+	h.callHook = f
+}
+
+func (h *harness) createQueue(prefix string) string {
+	h.t.Helper()
+	out, err := h.sqs.CreateQueue(h.ctx, &sqs.CreateQueueInput{QueueName: aws.String(testenv.Name(h.t, prefix))})
+	if err != nil {
+		h.t.Fatalf("create queue: %v", err)
+	}
+	return aws.ToString(out.QueueUrl)
+}
+
+func (h *harness) createTable() string {
+	h.t.Helper()
+	name := testenv.Name(h.t, "state")
+	_, err := h.ddb.CreateTable(h.ctx, &dynamodb.CreateTableInput{
+		TableName:            aws.String(name),
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash}},
+		BillingMode:          ddbtypes.BillingModePayPerRequest,
+	})
+	if err != nil {
+		h.t.Fatalf("create table: %v", err)
+	}
+	return name
+}
+
+// cloneRequest builds a CloneBackend job request for env.
+func cloneRequest(id, env, target string) contract.JobRequest {
+	in, _ := json.Marshal(map[string]string{"AppId": testApp, "BackendEnvironmentName": env, "TargetEnvironmentName": target})
+	return contract.JobRequest{Operation: "CloneBackend", Input: in, RequestID: id}
+}
+
+func (h *harness) submit(req contract.JobRequest) Result {
+	h.t.Helper()
+	res, err := h.s.Submit(h.ctx, req)
+	if err != nil {
+		h.t.Fatalf("Submit(%s): %v", req.RequestID, err)
+	}
+	return res
+}
+
+// occupy starts a job on env outside jobwatch and returns its id.
+func (h *harness) occupy(env string) string {
+	h.t.Helper()
+	out, err := h.api.CloneBackend(h.ctx, &amplify.CloneBackendInput{AppId: aws.String(testApp),
+		BackendEnvironmentName: aws.String(env), TargetEnvironmentName: aws.String(env + "-copy-" + newID()[:6])})
+	if err != nil {
+		h.t.Fatalf("occupy %s: %v", env, err)
+	}
+	return aws.ToString(out.JobId)
+}
+
+// finish ends a job, freeing its environment.
+func (h *harness) finish(env, jobID string) {
+	h.t.Helper()
+	if _, err := h.emu.Jobs().Update(testApp, env, jobID, emulator.JobUpdate{Status: "COMPLETED"}); err != nil {
+		h.t.Fatalf("finish job %s: %v", jobID, err)
+	}
+}
+
+// count returns how many messages a queue holds, visible or not.
+func (h *harness) count(queueURL string) int {
+	h.t.Helper()
+	out, err := h.sqs.GetQueueAttributes(h.ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(queueURL),
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages,
+			sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible, sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed}})
+	if err != nil {
+		h.t.Fatalf("queue attributes: %v", err)
+	}
+	n := 0
+	for _, v := range out.Attributes {
+		var k int
+		fmt.Sscan(v, &k)
+		n += k
+	}
+	return n
+}
+
+// received is a message taken off a queue.
+type received struct {
+	id, receipt, body string
+}
+
+// receive takes every message now visible in a queue (and deletes them
+// when del is set).
+func (h *harness) receive(queueURL string, del bool) []received {
+	h.t.Helper()
+	var all []received
+	for {
+		out, err := h.sqs.ReceiveMessage(h.ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(queueURL),
+			MaxNumberOfMessages: 10, VisibilityTimeout: 30})
+		if err != nil {
+			h.t.Fatalf("receive: %v", err)
+		}
+		if len(out.Messages) == 0 {
+			return all
+		}
+		for _, m := range out.Messages {
+			all = append(all, received{aws.ToString(m.MessageId), aws.ToString(m.ReceiptHandle), aws.ToString(m.Body)})
+			if del {
+				h.deleteMessage(queueURL, aws.ToString(m.ReceiptHandle))
+			}
+		}
+	}
+}
+
+func (h *harness) deleteMessage(queueURL, receipt string) {
+	h.t.Helper()
+	if _, err := h.sqs.DeleteMessage(h.ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(queueURL), ReceiptHandle: aws.String(receipt)}); err != nil {
+		h.t.Fatalf("delete message: %v", err)
+	}
+}
+
+// pump does what the event source mapping does, once: it hands the
+// visible wake-ups to Wake and deletes those not reported as failures. It
+// returns how many it delivered and the failed ids.
+func (h *harness) pump() (delivered int, failed []string) {
+	h.t.Helper()
+	msgs := h.receive(h.cfg.WaitingQueueURL, false)
+	batch := make([]Message, len(msgs))
+	for i, m := range msgs {
+		batch[i] = Message{ID: m.id, Body: m.body}
+	}
+	failed = h.s.Wake(h.ctx, batch)
+	for _, m := range msgs {
+		if !contains(failed, m.id) {
+			h.deleteMessage(h.cfg.WaitingQueueURL, m.receipt)
+		} else {
+			// make it visible again at once, as a retry would
+			_, _ = h.sqs.ChangeMessageVisibility(h.ctx, &sqs.ChangeMessageVisibilityInput{
+				QueueUrl: aws.String(h.cfg.WaitingQueueURL), ReceiptHandle: aws.String(m.receipt), VisibilityTimeout: 0})
+		}
+	}
+	return len(msgs), failed
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// tracking reads the tracking messages in the jobs queue.
+func (h *harness) tracking() []contract.TrackingMessage {
+	h.t.Helper()
+	var out []contract.TrackingMessage
+	for _, m := range h.receive(h.cfg.JobsQueueURL, true) {
+		tm, err := contract.DecodeTrackingMessage([]byte(m.body))
+		if err != nil {
+			h.t.Fatalf("tracking message %s: %v", m.body, err)
+		}
+		out = append(out, tm)
+	}
+	return out
+}
+
+// statusChanges reads the status changes in the completions queue.
+func (h *harness) statusChanges() []contract.StatusChange {
+	h.t.Helper()
+	var out []contract.StatusChange
+	for _, m := range h.receive(h.cfg.CompletionsQueueURL, true) {
+		sc, err := contract.DecodeStatusChange([]byte(m.body))
+		if err != nil {
+			h.t.Fatalf("status change %s: %v", m.body, err)
+		}
+		out = append(out, sc)
+	}
+	return out
+}
+
+// line returns the request ids waiting for env, in order.
+func (h *harness) line(env string) []string {
+	h.t.Helper()
+	l, err := h.s.state.getLine(h.ctx, testApp, env)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	ids := []string{}
+	for _, e := range l.Entries {
+		ids = append(ids, e.RequestID)
+	}
+	return ids
+}
+
+func (h *harness) record(requestID string) *requestRecord {
+	h.t.Helper()
+	r, err := h.s.state.getRequest(h.ctx, requestID)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return r
+}
+
+// jobsCreated counts the jobs the emulator started.
+func (h *harness) jobsCreated() int { return h.emu.Stats().Jobs.Created }
+
+// requestIDs lists the request ids of tracking messages.
+func requestIDs(ms []contract.TrackingMessage) []string {
+	ids := []string{}
+	for _, m := range ms {
+		ids = append(ids, m.RequestID)
+	}
+	return ids
+}
+
+// recordingSQS records the messages sent and fails those fail picks.
+type recordingSQS struct {
+	MessageSender
+	mu   sync.Mutex
+	sent []*sqs.SendMessageInput
+	fail func(in *sqs.SendMessageInput) error
+}
+
+func (r *recordingSQS) SendMessage(ctx context.Context, in *sqs.SendMessageInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+	r.mu.Lock()
+	fail := r.fail
+	r.mu.Unlock()
+	if fail != nil {
+		if err := fail(in); err != nil {
+			return nil, err
+		}
+	}
+	out, err := r.MessageSender.SendMessage(ctx, in, optFns...)
+	if err == nil {
+		r.mu.Lock()
+		r.sent = append(r.sent, in)
+		r.mu.Unlock()
+	}
+	return out, err
+}
+
+func (r *recordingSQS) setFail(f func(in *sqs.SendMessageInput) error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fail = f
+}
+
+// to returns the messages sent to a queue.
+func (r *recordingSQS) to(queueURL string) []*sqs.SendMessageInput {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*sqs.SendMessageInput
+	for _, in := range r.sent {
+		if aws.ToString(in.QueueUrl) == queueURL {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
+// errSQSDown stands for SQS failing (SendMessage after the SDK's retries).
+var errSQSDown = errors.New("sqs: service unavailable (test)")
+
+// syncBuffer is a log sink safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// lines returns the log lines as JSON objects.
+func (s *syncBuffer) lines(t *testing.T) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(s.String()), "\n") {
+		if l == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("log line is not JSON: %s", l)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// asError is errors.As for a test's expectations.
+func asError[T error](err error) (T, bool) {
+	var target T
+	ok := errors.As(err, &target)
+	return target, ok
+}
+
+// delays lists the DelaySeconds of sent messages.
+func delays(in []*sqs.SendMessageInput) []int32 {
+	out := []int32{}
+	for _, m := range in {
+		out = append(out, m.DelaySeconds)
+	}
+	return out
+}
+
+// emulatorThrottle makes the emulator throttle a share of requests.
+func emulatorThrottle(rate float64) emulator.Faults { return emulator.Faults{ThrottleRate: rate} }
