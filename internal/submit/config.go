@@ -57,8 +57,8 @@ func ReadConfig(env *settings.Env) (Config, error) {
 		CompletionsQueueURL: env.QueueURL("COMPLETIONS_QUEUE_URL"),
 		StateTable:          env.Required("STATE_TABLE"),
 		AllowedAppIDs:       env.List("ALLOWED_APP_IDS"),
-		Deadline:            env.Duration("DEADLINE", 6*time.Hour, time.Minute, 30*24*time.Hour),
-		WaitDeadline:        env.Duration("WAIT_DEADLINE", 6*time.Hour, time.Minute, 30*24*time.Hour),
+		Deadline:            env.Duration("DEADLINE", 6*time.Hour, time.Second, 30*24*time.Hour),
+		WaitDeadline:        env.Duration("WAIT_DEADLINE", 6*time.Hour, time.Second, 30*24*time.Hour),
 		InitialPollDelay:    env.Duration("INITIAL_POLL_DELAY", 10*time.Second, 0, maxDelay),
 		// A zero delay would spin on a busy environment.
 		WaitRetryDelay: env.Duration("WAIT_RETRY_DELAY", 30*time.Second, time.Second, maxDelay),

@@ -59,7 +59,7 @@ func TestReadConfig(t *testing.T) {
 		"poll delay over SQS limit": {set: map[string]string{"INITIAL_POLL_DELAY": "901s"}, want: []string{"setting INITIAL_POLL_DELAY"}},
 		"wait retry delay zero":     {set: map[string]string{"WAIT_RETRY_DELAY": "0"}, want: []string{"setting WAIT_RETRY_DELAY"}},
 		"deadline not a duration":   {set: map[string]string{"DEADLINE": "six hours"}, want: []string{"setting DEADLINE"}},
-		"wait deadline too short":   {set: map[string]string{"WAIT_DEADLINE": "1s"}, want: []string{"setting WAIT_DEADLINE"}},
+		"wait deadline too short":   {set: map[string]string{"WAIT_DEADLINE": "500ms"}, want: []string{"setting WAIT_DEADLINE"}},
 		"log level unknown":         {set: map[string]string{"LOG_LEVEL": "LOUD"}, want: []string{"setting LOG_LEVEL"}},
 		"several at once": {set: map[string]string{"STATE_TABLE": "", "LOG_LEVEL": "LOUD", "WAIT_RETRY_DELAY": "1h"},
 			want: []string{"STATE_TABLE", "LOG_LEVEL", "WAIT_RETRY_DELAY"}},

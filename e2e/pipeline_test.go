@@ -1,0 +1,377 @@
+// Package e2e runs the whole pipeline on one machine: the template's
+// resources in moto, the Admin API emulator with faults on, and the three
+// functions' real bootstraps under the Lambda Runtime Interface Emulator,
+// driven the way Lambda's event sources drive them.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/jobwatch/jobwatch/internal/amplify/emulator"
+	"github.com/jobwatch/jobwatch/internal/contract"
+	"github.com/jobwatch/jobwatch/internal/lambdasim"
+	"github.com/jobwatch/jobwatch/internal/localstack"
+	"github.com/jobwatch/jobwatch/internal/samtemplate"
+	"github.com/jobwatch/jobwatch/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+const appID = "d1abc23"
+
+// syncBuffer collects the functions' logs from several processes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type pipeline struct {
+	t      *testing.T
+	ctx    context.Context
+	cfg    aws.Config
+	emu    *emulator.Server
+	stack  *localstack.Stack
+	sqs    *sqs.Client
+	eb     *eventbridge.Client
+	events string // observer queue: every status change on the bus
+	logs   *syncBuffer
+}
+
+// startPipeline stands the template up in moto with short local timings,
+// builds the functions and runs them under the Runtime Interface Emulator.
+func startPipeline(t *testing.T, faults emulator.Faults, durations emulator.DurationFunc) *pipeline {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end to end")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	t.Cleanup(cancel)
+	moto := testenv.Moto(t)
+	cfg := testenv.AWSConfig(moto)
+	emu, err := emulator.Start(emulator.Config{Seed: 7, Faults: faults, JobDurations: durations,
+		State: &emulator.State{Apps: []emulator.StateApp{{AppId: appID, AppName: "demo", Environments: []string{"dev", "staging", "prod", "qa"}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = emu.Close() })
+
+	app, err := samtemplate.Load("../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stack, err := localstack.Deploy(ctx, localstack.Options{
+		App: app, AWS: cfg, StackName: testenv.Name(t, "e2e"), Region: testenv.Region, AccountID: testenv.Account,
+		Parameters:        map[string]string{"AllowedAppIds": appID, "JobDeadline": "25s", "LogLevel": "DEBUG"},
+		VisibilityTimeout: 3 * time.Second,
+		FunctionEnv: map[string]string{
+			"AWS_REGION": testenv.Region, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+			"AWS_ENDPOINT_URL": moto, "AWS_ENDPOINT_URL_AMPLIFYBACKEND": emu.URL,
+			// Local timings: seconds where the deployed defaults are minutes.
+			"INITIAL_POLL_DELAY": "1s", "WAIT_RETRY_DELAY": "2s", "NOT_FOUND_GRACE": "5s", "POLL_POLICY": "fixed-2s",
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = stack.Delete(context.Background(), cfg) })
+
+	dir := t.TempDir()
+	rie, err := lambdasim.BuildRIE(ctx, "..", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	invokers := map[string]lambdasim.Invoker{}
+	for id, fn := range stack.Functions {
+		bootstrap := filepath.Join(dir, id, "bootstrap")
+		if err := lambdasim.BuildFunction(ctx, "..", fn.Package, bootstrap); err != nil {
+			t.Fatal(err)
+		}
+		f, err := lambdasim.StartRIE(ctx, lambdasim.RIEConfig{RIE: rie, Bootstrap: bootstrap, Name: id, Timeout: fn.Timeout,
+			MemoryMB: fn.MemoryMB, Env: fn.Env, Output: logs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		invokers[id] = f
+	}
+
+	p := &pipeline{t: t, ctx: ctx, cfg: cfg, emu: emu, stack: stack, sqs: sqs.NewFromConfig(cfg), eb: eventbridge.NewFromConfig(cfg), logs: logs}
+	p.events = p.observe()
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		_ = stack.Run(runCtx, cfg, invokers, localstack.RunOptions{RetryDelay: 200 * time.Millisecond})
+		close(done)
+	}()
+	t.Cleanup(func() {
+		stop()
+		<-done
+		if t.Failed() {
+			t.Logf("function logs:\n%s", logs.String())
+		}
+	})
+	return p
+}
+
+// observe subscribes a queue to every status change on the bus, as a
+// user's rule would.
+func (p *pipeline) observe() string {
+	name := testenv.Name(p.t, "observer")
+	q, err := p.sqs.CreateQueue(p.ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	bus := p.stack.Buses["EventBus"].Name
+	pattern := fmt.Sprintf(`{"detail-type":[%q]}`, contract.DetailTypeStatusChange)
+	if _, err := p.eb.PutRule(p.ctx, &eventbridge.PutRuleInput{Name: aws.String(name), EventBusName: aws.String(bus), EventPattern: aws.String(pattern)}); err != nil {
+		p.t.Fatal(err)
+	}
+	arn := fmt.Sprintf("arn:aws:sqs:%s:%s:%s", testenv.Region, testenv.Account, name)
+	if _, err := p.eb.PutTargets(p.ctx, &eventbridge.PutTargetsInput{Rule: aws.String(name), EventBusName: aws.String(bus),
+		Targets: []ebtypes.Target{{Id: aws.String("observer"), Arn: aws.String(arn)}}}); err != nil {
+		p.t.Fatal(err)
+	}
+	return aws.ToString(q.QueueUrl)
+}
+
+// request puts a job request on the bus, as a user or another system does.
+func (p *pipeline) request(requestID, operation, input string) {
+	p.t.Helper()
+	detail := fmt.Sprintf(`{"operation":%q,"input":%s,"requestId":%q}`, operation, input, requestID)
+	out, err := p.eb.PutEvents(p.ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
+		EventBusName: aws.String(p.stack.Buses["EventBus"].Name), Source: aws.String("e2e.test"),
+		DetailType: aws.String(contract.DetailTypeJobRequested), Detail: aws.String(detail),
+	}}})
+	if err != nil || out.FailedEntryCount != 0 {
+		p.t.Fatalf("put job request: %v %+v", err, out)
+	}
+}
+
+type event struct {
+	Source     string                `json:"source"`
+	DetailType string                `json:"detail-type"`
+	Resources  []string              `json:"resources"`
+	Detail     contract.StatusChange `json:"detail"`
+}
+
+// collect reads status-change events until every key in want has one,
+// then keeps reading briefly to catch duplicates.
+func (p *pipeline) collect(want []string, timeout time.Duration) map[string][]event {
+	p.t.Helper()
+	got := map[string][]event{}
+	deadline := time.Now().Add(timeout)
+	var quietUntil time.Time
+	for time.Now().Before(deadline) {
+		out, err := p.sqs.ReceiveMessage(p.ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(p.events), MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		for _, m := range out.Messages {
+			var ev event
+			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &ev); err != nil {
+				p.t.Fatalf("event is not JSON: %s", aws.ToString(m.Body))
+			}
+			got[ev.Detail.EventKey] = append(got[ev.Detail.EventKey], ev)
+			_, _ = p.sqs.DeleteMessage(p.ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(p.events), ReceiptHandle: m.ReceiptHandle})
+		}
+		complete := true
+		for _, k := range want {
+			if len(got[k]) == 0 {
+				complete = false
+			}
+		}
+		if complete {
+			if quietUntil.IsZero() {
+				quietUntil = time.Now().Add(4 * time.Second)
+			} else if time.Now().After(quietUntil) {
+				return got
+			}
+		}
+	}
+	return got
+}
+
+// jobOf finds the job the emulator started for an operation on an env.
+func (p *pipeline) jobsOf(env string) []emulator.Job {
+	jobs, _ := p.emu.Jobs().List(appID, env, emulator.JobFilter{}, 0, 100)
+	slices.Reverse(jobs) // oldest first
+	return jobs
+}
+
+// waitJob waits until the emulator has a job for env and returns its id.
+func (p *pipeline) waitJob(env, operation string) string {
+	p.t.Helper()
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		for _, j := range p.jobsOf(env) {
+			if j.Operation == operation {
+				return j.JobId
+			}
+		}
+	}
+	p.t.Fatalf("no %s job on %s", operation, env)
+	return ""
+}
+
+func (p *pipeline) depth(queueID string) int {
+	out, err := p.sqs.GetQueueAttributes(p.ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(p.stack.Queues[queueID].URL),
+		AttributeNames: []sqstypes.QueueAttributeName{"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"}})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	var a, b int
+	fmt.Sscan(out.Attributes["ApproximateNumberOfMessages"], &a)
+	fmt.Sscan(out.Attributes["ApproximateNumberOfMessagesNotVisible"], &b)
+	return a + b
+}
+
+// TestPipeline submits jobs through the bus and checks one status-change
+// event per job for every outcome, with the emulator throttling and timing
+// out, a request queued behind a pending job completing in order, and bad
+// input reaching a dead-letter queue.
+func TestPipeline(t *testing.T) {
+	durations := emulator.FixedDurations(2*time.Second, map[string]time.Duration{
+		"CreateBackendStorage": time.Hour, // outlives the 25 s deadline
+		"CreateBackendAuth":    20 * time.Second,
+	})
+	p := startPipeline(t, emulator.Faults{ThrottleRate: 0.2, ErrorRate: 0.05, NotFoundWindow: time.Second}, durations)
+
+	p.request("r-clone", "CloneBackend", `{"AppId":"d1abc23","BackendEnvironmentName":"dev","TargetEnvironmentName":"pr-1"}`)
+	p.request("r-auth", "CreateBackendAuth", `{"AppId":"d1abc23","BackendEnvironmentName":"staging","ResourceName":"auth","ResourceConfig":{"AuthResources":"USER_POOL_ONLY","Service":"COGNITO","UserPoolConfigs":{"RequiredSignUpAttributes":["EMAIL"],"SignInMethod":"EMAIL","UserPoolName":"pool","OAuth":{"OAuthGrantType":"CODE","OAuthScopes":["EMAIL"],"RedirectSignInURIs":["https://a.example/"],"RedirectSignOutURIs":["https://a.example/"],"SocialProviderSettings":{"Google":{"ClientId":"g","ClientSecret":"TOPSECRET-e2e"}}}}}}`)
+	p.request("r-storage", "CreateBackendStorage", `{"AppId":"d1abc23","BackendEnvironmentName":"qa","ResourceName":"files","ResourceConfig":{"ServiceName":"S3","Permissions":{"Authenticated":["READ"]}}}`)
+	// Three requests for one environment: the second and third wait their
+	// turn and must start in arrival order.
+	prodRequests := []struct{ op, input string }{
+		{"CreateBackendAPI", `{"AppId":"d1abc23","BackendEnvironmentName":"prod","ResourceName":"api1","ResourceConfig":{"ApiName":"api1","Service":"AppSync"}}`},
+		{"CloneBackend", `{"AppId":"d1abc23","BackendEnvironmentName":"prod","TargetEnvironmentName":"prod-copy"}`},
+		{"CreateBackendAPI", `{"AppId":"d1abc23","BackendEnvironmentName":"prod","ResourceName":"api2","ResourceConfig":{"ApiName":"api2","Service":"AppSync"}}`},
+	}
+	for i, r := range prodRequests {
+		p.request(fmt.Sprintf("r-prod-%d", i), r.op, r.input)
+		time.Sleep(300 * time.Millisecond)
+	}
+	p.request("r-bad", "GetBackendJob", `{"AppId":"d1abc23","BackendEnvironmentName":"dev","JobId":"x"}`)
+
+	// The auth job fails: the service reports FAILED with an error.
+	authJob := p.waitJob("staging", "CreateBackendAuth")
+	if _, err := p.emu.Jobs().Update(appID, "staging", authJob, emulator.JobUpdate{Status: "FAILED"}); err != nil {
+		t.Fatal(err)
+	}
+
+	// A job the service lost: tracked, but unknown to it long after
+	// submission.
+	lost := contract.TrackingMessage{Version: 1, AppID: appID, BackendEnvironmentName: "dev", JobID: "vanished-job", Operation: "CloneBackend",
+		RequestID: "r-lost", SubmittedAt: time.Now().Add(-time.Hour), Deadline: time.Now().Add(time.Hour)}
+	body, _ := json.Marshal(lost)
+	// A malformed tracking message: it must end in the jobs DLQ.
+	for _, b := range []string{string(body), `{"v":1,"appId":"d1abc23"`} {
+		if _, err := p.sqs.SendMessage(p.ctx, &sqs.SendMessageInput{QueueUrl: aws.String(p.stack.Queues["JobsQueue"].URL), MessageBody: aws.String(b)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	cloneJob := p.waitJob("dev", "CloneBackend")
+	storageJob := p.waitJob("qa", "CreateBackendStorage")
+	want := map[string]string{
+		contract.EventKey(appID, "dev", cloneJob, "", "COMPLETED"):  "COMPLETED",
+		contract.EventKey(appID, "staging", authJob, "", "FAILED"):  "FAILED",
+		contract.EventKey(appID, "qa", storageJob, "", "TIMED_OUT"): "TIMED_OUT",
+		contract.EventKey(appID, "dev", "vanished-job", "", "LOST"): "LOST",
+	}
+	// The prod jobs exist only once their turn came; wait for all three.
+	deadline := time.Now().Add(90 * time.Second)
+	for len(p.jobsOf("prod")) < 3 && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	prodJobs := p.jobsOf("prod")
+	if len(prodJobs) != 3 {
+		t.Fatalf("prod jobs = %+v, want 3", prodJobs)
+	}
+	if got := []string{prodJobs[0].Operation, prodJobs[1].Operation, prodJobs[2].Operation}; !slices.Equal(got, []string{"CreateBackendAPI", "CloneBackend", "CreateBackendAPI"}) {
+		t.Errorf("prod jobs started in order %v, want the requests' order", got)
+	}
+	for _, j := range prodJobs {
+		want[contract.EventKey(appID, "prod", j.JobId, "", "COMPLETED")] = "COMPLETED"
+	}
+
+	keys := make([]string, 0, len(want))
+	for k := range want {
+		keys = append(keys, k)
+	}
+	got := p.collect(keys, 120*time.Second)
+	for k, status := range want {
+		evs := got[k]
+		switch {
+		case len(evs) == 0:
+			t.Errorf("no %s event for %s", status, k)
+			continue
+		case len(evs) > 1:
+			t.Errorf("%d events for %s, want exactly one", len(evs), k)
+		}
+		ev := evs[0]
+		if ev.Detail.Status != status || ev.DetailType != contract.DetailTypeStatusChange || ev.Source != contract.DefaultEventSource ||
+			len(ev.Resources) != 1 || !strings.HasSuffix(ev.Resources[0], "/job/"+ev.Detail.JobID) {
+			t.Errorf("event %s = %+v", k, ev)
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("unexpected event %s: %+v", k, got[k])
+		}
+	}
+	if ev := got[contract.EventKey(appID, "staging", authJob, "", "FAILED")]; len(ev) > 0 && ev[0].Detail.Error == "" {
+		t.Errorf("FAILED event without the job's error: %+v", ev[0].Detail)
+	}
+
+	// Bad input: the malformed tracking message reaches the jobs DLQ with a
+	// log line naming it; the refused request reaches the submit-failures
+	// destination.
+	for end := time.Now().Add(60 * time.Second); time.Now().Before(end) && (p.depth("JobsDeadLetterQueue") == 0 || p.depth("SubmitFailuresQueue") == 0); {
+		time.Sleep(500 * time.Millisecond)
+	}
+	if n := p.depth("JobsDeadLetterQueue"); n != 1 {
+		t.Errorf("jobs DLQ holds %d messages, want the malformed one", n)
+	}
+	if n := p.depth("SubmitFailuresQueue"); n != 1 {
+		t.Errorf("submit-failures queue holds %d records, want the refused request", n)
+	}
+	logs := p.logs.String()
+	if !strings.Contains(logs, "malformed tracking message") {
+		t.Error("no log line names the malformed tracking message")
+	}
+	if !strings.Contains(logs, "GetBackendJob starts no backend job") {
+		t.Error("no log line says why the GetBackendJob request was refused")
+	}
+	if strings.Contains(logs, "TOPSECRET") {
+		t.Error("a client secret reached the logs")
+	}
+	stats := p.emu.Stats()
+	t.Logf("emulator calls: %+v", stats)
+}
