@@ -81,12 +81,12 @@ type Function struct {
 // Stack is what Deploy created; it is saved in the state file of
 // `jobwatch local`.
 type Stack struct {
-	StackName string            `json:"stackName"`
-	Region    string            `json:"region"`
-	Queues    map[string]Queue  `json:"queues"`
-	Buses     map[string]Bus    `json:"buses"`
-	Tables    map[string]string `json:"tables"`
-	Rules     []Rule            `json:"rules"`
+	StackName string               `json:"stackName"`
+	Region    string               `json:"region"`
+	Queues    map[string]Queue     `json:"queues"`
+	Buses     map[string]Bus       `json:"buses"`
+	Tables    map[string]string    `json:"tables"`
+	Rules     []Rule               `json:"rules"`
 	Functions map[string]*Function `json:"functions"`
 }
 

@@ -72,7 +72,9 @@ func (s *Stack) Run(ctx context.Context, cfg aws.Config, invokers map[string]lam
 		}
 		a := &lambdasim.AsyncSource{SQS: c, QueueURL: r.Target.URL, Function: inv, Retries: r.Retries, RetryDelay: o.RetryDelay,
 			FunctionARN: fmt.Sprintf("arn:aws:lambda:%s:123456789012:function:%s-%s", s.Region, s.StackName, r.Function), Logger: logger,
-			OnInvoke: func(_, _ []byte, err error) { notify(Activity{Function: r.Function, Source: r.Event, Records: 1, Err: err}) }}
+			OnInvoke: func(_, _ []byte, err error) {
+				notify(Activity{Function: r.Function, Source: r.Event, Records: 1, Err: err})
+			}}
 		if r.OnFailure != nil {
 			a.OnFailureQueueURL = r.OnFailure.URL
 		}
