@@ -57,6 +57,14 @@ func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	var faults emulator.Faults
 	fs.Var((*rateFlag)(&faults.FailRate), "fail-rate", "`RATE` (0 to 1) of jobs that end FAILED")
 	fs.Var((*rateFlag)(&faults.StuckRate), "stuck-rate", "`RATE` (0 to 1) of jobs that never end")
+	fs.Func("fail-operation", "jobs of `OPERATION` always end FAILED (repeatable)", func(s string) error {
+		op, err := amplify.LookupOperation(s)
+		if err != nil || !op.StartsJob {
+			return fmt.Errorf("%q is not an operation that starts a job", s)
+		}
+		faults.FailOperations = append(faults.FailOperations, op.Name)
+		return nil
+	})
 	fs.Var((*rateFlag)(&faults.ThrottleRate), "throttle-rate", "`RATE` (0 to 1) of requests answered 429 TooManyRequestsException")
 	fs.Var((*rateFlag)(&faults.ErrorRate), "error-rate", "`RATE` (0 to 1) of requests answered 504 GatewayTimeoutException")
 	fs.Var((*durationFlag)(&faults.NotFoundWindow), "not-found-window", "GetBackendJob answers NotFound for `DURATION` after a job starts")

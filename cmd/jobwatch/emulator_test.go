@@ -243,20 +243,21 @@ func TestEmulatorBadFlags(t *testing.T) {
 		wantExit int
 		want     string
 	}{
-		"rate above 1":            {[]string{"--fail-rate", "2"}, 2, `invalid value "2" for flag -fail-rate`},
-		"rate not a number":       {[]string{"--throttle-rate", "often"}, 2, "-throttle-rate: want a number from 0 to 1"},
-		"rates adding above 1":    {[]string{"--fail-rate", "0.6", "--stuck-rate", "0.6"}, 2, "--fail-rate plus --stuck-rate"},
-		"negative latency":        {[]string{"--latency", "-1s"}, 2, "-latency: want a duration"},
-		"bad window":              {[]string{"--not-found-window", "forever"}, 2, "-not-found-window"},
-		"bad job duration":        {[]string{"--job-duration", "soon"}, 2, "-job-duration: want DURATION or OPERATION=DURATION"},
-		"unknown operation":       {[]string{"--job-duration", "CloneEverything=1s"}, 2, `-job-duration: unknown operation "CloneEverything"`},
-		"operation without jobs":  {[]string{"--job-duration", "get-backend=1s"}, 2, "-job-duration: GetBackend starts no job"},
-		"unknown pending code":    {[]string{"--pending-error-code", "Nope"}, 2, "-pending-error-code: want BadRequestException or ValidationException"},
-		"missing state file":      {[]string{"--state", "testdata/none.json"}, 2, "--state: read state file"},
-		"positional argument":     {[]string{"now"}, 2, `unexpected argument "now"`},
-		"unknown flag":            {[]string{"--turbo"}, 2, "-turbo"},
-		"address it cannot take":  {[]string{"--addr", "256.0.0.1:0"}, 1, "listen on --addr 256.0.0.1:0"},
-		"help is no error at all": {[]string{"-h"}, 0, "usage: jobwatch emulator"},
+		"rate above 1":                {[]string{"--fail-rate", "2"}, 2, `invalid value "2" for flag -fail-rate`},
+		"rate not a number":           {[]string{"--throttle-rate", "often"}, 2, "-throttle-rate: want a number from 0 to 1"},
+		"rates adding above 1":        {[]string{"--fail-rate", "0.6", "--stuck-rate", "0.6"}, 2, "--fail-rate plus --stuck-rate"},
+		"negative latency":            {[]string{"--latency", "-1s"}, 2, "-latency: want a duration"},
+		"bad window":                  {[]string{"--not-found-window", "forever"}, 2, "-not-found-window"},
+		"bad job duration":            {[]string{"--job-duration", "soon"}, 2, "-job-duration: want DURATION or OPERATION=DURATION"},
+		"unknown operation":           {[]string{"--job-duration", "CloneEverything=1s"}, 2, `-job-duration: unknown operation "CloneEverything"`},
+		"operation without jobs":      {[]string{"--job-duration", "get-backend=1s"}, 2, "-job-duration: GetBackend starts no job"},
+		"unknown pending code":        {[]string{"--pending-error-code", "Nope"}, 2, "-pending-error-code: want BadRequestException or ValidationException"},
+		"fail operation without jobs": {[]string{"--fail-operation", "GetBackend"}, 2, `-fail-operation: "GetBackend" is not an operation that starts a job`},
+		"missing state file":          {[]string{"--state", "testdata/none.json"}, 2, "--state: read state file"},
+		"positional argument":         {[]string{"now"}, 2, `unexpected argument "now"`},
+		"unknown flag":                {[]string{"--turbo"}, 2, "-turbo"},
+		"address it cannot take":      {[]string{"--addr", "256.0.0.1:0"}, 1, "listen on --addr 256.0.0.1:0"},
+		"help is no error at all":     {[]string{"-h"}, 0, "usage: jobwatch emulator"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

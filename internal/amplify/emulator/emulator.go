@@ -79,11 +79,12 @@ func New(cfg Config) (*Emulator, error) {
 		faults: cfg.Faults,
 	}
 	e.jobs = NewJobs(JobsConfig{
-		Clock:     clock,
-		Rand:      rand.New(rand.NewPCG(cfg.Seed, 2)),
-		Durations: cfg.JobDurations,
-		FailRate:  cfg.Faults.FailRate,
-		StuckRate: cfg.Faults.StuckRate,
+		Clock:          clock,
+		Rand:           rand.New(rand.NewPCG(cfg.Seed, 2)),
+		Durations:      cfg.JobDurations,
+		FailRate:       cfg.Faults.FailRate,
+		StuckRate:      cfg.Faults.StuckRate,
+		FailOperations: cfg.Faults.FailOperations,
 	})
 	if cfg.State != nil {
 		for _, sa := range cfg.State.Apps {
@@ -117,6 +118,7 @@ func (e *Emulator) SetFaults(f Faults) error {
 	defer e.mu.Unlock()
 	e.faults = f
 	e.jobs.SetRates(f.FailRate, f.StuckRate)
+	e.jobs.SetFailOperations(f.FailOperations)
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/jobwatch/jobwatch/internal/amplify"
 	"math"
 	"time"
 )
@@ -23,6 +24,9 @@ type Faults struct {
 	FailRate float64
 	// StuckRate is the share of new jobs that stay RUNNING for ever.
 	StuckRate float64
+	// FailOperations lists operations whose new jobs always end FAILED
+	// (unless stuck), for demos and tests that need a failure on cue.
+	FailOperations []string
 	// ThrottleRate is the share of Admin API requests answered 429
 	// TooManyRequestsException.
 	ThrottleRate float64
@@ -60,6 +64,11 @@ func (f Faults) Validate() error {
 	if f.Latency < 0 {
 		return fmt.Errorf("latency must not be negative, got %v", f.Latency)
 	}
+	for _, op := range f.FailOperations {
+		if o, err := amplify.LookupOperation(op); err != nil || !o.StartsJob {
+			return fmt.Errorf("failOperations: %q is not an operation that starts a job", op)
+		}
+	}
 	switch f.PendingErrorCode {
 	case "", PendingBadRequest, PendingValidation:
 	default:
@@ -80,6 +89,7 @@ func (f Faults) pendingCode() string {
 type faultsJSON struct {
 	FailRate         *float64 `json:"failRate,omitempty"`
 	StuckRate        *float64 `json:"stuckRate,omitempty"`
+	FailOperations   []string `json:"failOperations,omitempty"`
 	ThrottleRate     *float64 `json:"throttleRate,omitempty"`
 	ErrorRate        *float64 `json:"errorRate,omitempty"`
 	NotFoundWindow   *string  `json:"notFoundWindow,omitempty"`
@@ -91,7 +101,7 @@ type faultsJSON struct {
 func (f Faults) MarshalJSON() ([]byte, error) {
 	nf, lat, code := f.NotFoundWindow.String(), f.Latency.String(), f.pendingCode()
 	return json.Marshal(faultsJSON{
-		FailRate: &f.FailRate, StuckRate: &f.StuckRate, ThrottleRate: &f.ThrottleRate, ErrorRate: &f.ErrorRate,
+		FailRate: &f.FailRate, StuckRate: &f.StuckRate, FailOperations: f.FailOperations, ThrottleRate: &f.ThrottleRate, ErrorRate: &f.ErrorRate,
 		NotFoundWindow: &nf, Latency: &lat, PendingErrorCode: &code,
 	})
 }
@@ -128,6 +138,9 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("%s: want a duration like \"1.5s\": %w", d.name, err)
 		}
 		*d.dst = v
+	}
+	if j.FailOperations != nil {
+		f.FailOperations = j.FailOperations
 	}
 	if j.PendingErrorCode != nil {
 		f.PendingErrorCode = *j.PendingErrorCode

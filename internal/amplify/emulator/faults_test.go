@@ -295,3 +295,28 @@ func TestFaultsAtRunTime(t *testing.T) {
 		t.Errorf("GET /_emulator/nothing: %d, want 404", r.status)
 	}
 }
+
+// TestFailOperations checks jobs of a listed operation always fail with an
+// error, other operations' jobs do not, and a bad name is refused.
+func TestFailOperations(t *testing.T) {
+	f := start(t, emulator.Config{Faults: emulator.Faults{FailOperations: []string{"clone-backend"}}})
+	cloned, err := clone(f, "dev", "pr-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	imported, err := f.client.ImportBackendStorage(context.Background(), &amplify.ImportBackendStorageInput{AppId: aws.String(demoApp),
+		BackendEnvironmentName: aws.String("staging"), BucketName: aws.String("b"), ServiceName: types.ServiceNameS3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(time.Hour)
+	if job, _ := getJob(f, "dev", *cloned.JobId); aws.ToString(job.Status) != "FAILED" || aws.ToString(job.Error) == "" {
+		t.Errorf("CloneBackend job = %v, want FAILED with an error", job)
+	}
+	if job, _ := getJob(f, "staging", *imported.JobId); aws.ToString(job.Status) != "COMPLETED" {
+		t.Errorf("ImportBackendStorage job = %v, want COMPLETED", job)
+	}
+	if err := f.srv.SetFaults(emulator.Faults{FailOperations: []string{"GetBackendJob"}}); err == nil {
+		t.Error("an operation that starts no job was accepted")
+	}
+}

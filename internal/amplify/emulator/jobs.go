@@ -108,6 +108,9 @@ type JobsConfig struct {
 	// FailRate is the share of jobs that end FAILED, StuckRate the share
 	// that never end.
 	FailRate, StuckRate float64
+	// FailOperations lists operations whose jobs always end FAILED
+	// (unless stuck); names as the API spells them.
+	FailOperations []string
 }
 
 // Jobs is the emulator's job model, usable without HTTP: jobs are created
@@ -125,6 +128,7 @@ type Jobs struct {
 	rand      *rand.Rand
 	failRate  float64
 	stuckRate float64
+	failOps   map[string]bool
 	seq       uint64
 	byID      map[string]*jobRecord
 	// byScope lists each app and environment's jobs in creation order;
@@ -159,6 +163,7 @@ func NewJobs(cfg JobsConfig) *Jobs {
 		rand:      cfg.Rand,
 		failRate:  cfg.FailRate,
 		stuckRate: cfg.StuckRate,
+		failOps:   operationSet(cfg.FailOperations),
 		byID:      map[string]*jobRecord{},
 		byScope:   map[scope][]*jobRecord{},
 		active:    map[string]map[string]*jobRecord{},
@@ -180,6 +185,25 @@ func (j *Jobs) SetRates(failRate, stuckRate float64) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.failRate, j.stuckRate = failRate, stuckRate
+}
+
+// SetFailOperations changes the operations whose new jobs always fail.
+func (j *Jobs) SetFailOperations(ops []string) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.failOps = operationSet(ops)
+}
+
+// operationSet indexes operations by API name, whatever form they are
+// given in (CloneBackend, clone_backend, clone-backend).
+func operationSet(ops []string) map[string]bool {
+	set := map[string]bool{}
+	for _, op := range ops {
+		if o, err := amplify.LookupOperation(op); err == nil {
+			set[o.Name] = true
+		}
+	}
+	return set
 }
 
 // failures are the errors failed jobs report, in the service's style.
@@ -211,7 +235,7 @@ func (j *Jobs) Create(appID, env, operation string) (Job, error) {
 		seq: j.seq, app: appID, env: env, id: id, op: operation,
 		created: now, ends: now.Add(d),
 		stuck: outcome < j.stuckRate,
-		fails: outcome >= j.stuckRate && outcome < j.stuckRate+j.failRate,
+		fails: outcome >= j.stuckRate && (outcome < j.stuckRate+j.failRate || j.failOps[operation]),
 	}
 	if r.fails {
 		r.failure = failure
