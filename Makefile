@@ -58,7 +58,7 @@ generate:
 
 ## demo: the main job, end to end on this machine
 demo:
-	@echo "make demo: the local demo is not built yet (issue 5); try 'go run ./cmd/jobwatch call' meanwhile"
+	$(GO) run ./cmd/jobwatch demo $(DEMO_FLAGS)
 
 clean:
 	rm -rf $(BIN)

@@ -4,14 +4,18 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // command is one subcommand of jobwatch.
@@ -110,4 +114,34 @@ func parseInterspersed(fs interface {
 		positional = append(positional, rest[0])
 		args = rest[1:]
 	}
+}
+
+// saveJSON writes v to path as indented JSON, creating its directory.
+func saveJSON(path string, v any) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o600)
+}
+
+// loadJSON reads JSON written by saveJSON.
+func loadJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	return nil
+}
+
+// httpGet fetches a URL with a short timeout, for liveness checks.
+func httpGet(url string) (*http.Response, error) {
+	c := http.Client{Timeout: 2 * time.Second}
+	return c.Get(url)
 }

@@ -1,10 +1,11 @@
-package lambdasim
+package lambdasim_test
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/jobwatch/jobwatch/internal/lambdasim"
 	"strings"
 	"sync"
 	"testing"
@@ -79,7 +80,7 @@ func TestSQSSourceDeletesOnlySuccesses(t *testing.T) {
 		}
 		return r, nil
 	})
-	src := &SQSSource{SQS: c, QueueURL: url, BatchSize: 10, Function: InProcess("fn", handler)}
+	src := &lambdasim.SQSSource{SQS: c, QueueURL: url, BatchSize: 10, Function: lambdasim.InProcess("fn", handler)}
 	for total := 0; total < 3; {
 		n, err := src.PollOnce(testenv.Context(t), 1)
 		if err != nil {
@@ -105,13 +106,13 @@ func TestSQSSourceFunctionError(t *testing.T) {
 		return events.SQSEventResponse{}, errors.New("boom")
 	})
 	var gotErr error
-	src := &SQSSource{SQS: c, QueueURL: url, BatchSize: 10, Function: InProcess("fn", handler),
+	src := &lambdasim.SQSSource{SQS: c, QueueURL: url, BatchSize: 10, Function: lambdasim.InProcess("fn", handler),
 		OnBatch: func(_ int, _ []string, err error) { gotErr = err }}
 	for total := 0; total < 2; {
 		n, _ := src.PollOnce(testenv.Context(t), 1)
 		total += n
 	}
-	var fe *FunctionError
+	var fe *lambdasim.FunctionError
 	if !errors.As(gotErr, &fe) || fe.Message != "boom" {
 		t.Errorf("OnBatch error = %v", gotErr)
 	}
@@ -140,7 +141,7 @@ func TestAsyncSourceRetriesThenDestination(t *testing.T) {
 		return "ok", nil
 	})
 	ctx, cancel := context.WithCancel(testenv.Context(t))
-	a := &AsyncSource{SQS: c, QueueURL: in, Function: InProcess("submit", handler), Retries: 2, RetryDelay: 10 * time.Millisecond,
+	a := &lambdasim.AsyncSource{SQS: c, QueueURL: in, Function: lambdasim.InProcess("submit", handler), Retries: 2, RetryDelay: 10 * time.Millisecond,
 		OnFailureQueueURL: dest, FunctionARN: "arn:aws:lambda:us-east-1:123456789012:function:submit"}
 	done := make(chan struct{})
 	go func() { _ = a.Run(ctx); close(done) }()

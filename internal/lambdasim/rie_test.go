@@ -1,9 +1,10 @@
-package lambdasim
+package lambdasim_test
 
 import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/jobwatch/jobwatch/internal/lambdasim"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,16 +21,16 @@ func TestRIE(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	rie, err := BuildRIE(ctx, "../..", dir)
+	rie, err := lambdasim.BuildRIE(ctx, "../..", dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	bootstrap := filepath.Join(dir, "bootstrap")
-	if err := BuildFunction(ctx, "../..", "./functions/notify", bootstrap); err != nil {
+	if err := lambdasim.BuildFunction(ctx, "../..", "./functions/notify", bootstrap); err != nil {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	f, err := StartRIE(ctx, RIEConfig{RIE: rie, Bootstrap: bootstrap, Name: "NotifyFunction", Timeout: 30 * time.Second, Output: &logs,
+	f, err := lambdasim.StartRIE(ctx, lambdasim.RIEConfig{RIE: rie, Bootstrap: bootstrap, Name: "NotifyFunction", Timeout: 30 * time.Second, Output: &logs,
 		Env: map[string]string{
 			"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
 			"EVENT_BUS_NAME": "jobwatch", "ACCOUNT_ID": "123456789012", "AWS_ENDPOINT_URL": "http://127.0.0.1:1",
@@ -44,7 +45,7 @@ func TestRIE(t *testing.T) {
 		t.Fatalf("empty batch: %s, %v", out, err)
 	}
 	_, err = f.Invoke(ctx, []byte(`"not an event"`))
-	var fe *FunctionError
+	var fe *lambdasim.FunctionError
 	if !errors.As(err, &fe) || fe.Type == "" || !strings.Contains(fe.Message, "cannot unmarshal") {
 		t.Errorf("bad payload: err = %v, want a function error", err)
 	}

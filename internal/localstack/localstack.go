@@ -21,6 +21,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/jobwatch/jobwatch/internal/samtemplate"
@@ -86,6 +87,7 @@ type Stack struct {
 	Queues    map[string]Queue     `json:"queues"`
 	Buses     map[string]Bus       `json:"buses"`
 	Tables    map[string]string    `json:"tables"`
+	Topics    map[string]Topic     `json:"topics"`
 	Rules     []Rule               `json:"rules"`
 	Functions map[string]*Function `json:"functions"`
 }
@@ -93,13 +95,16 @@ type Stack struct {
 // Bus is a created event bus.
 type Bus struct{ Name, ARN string }
 
+// Topic is a created SNS topic.
+type Topic struct{ Name, ARN string }
+
 // Deploy creates the template's resources and resolves the functions.
 // Resources that already exist are reused, so Deploy can run again over a
 // stack that is up.
 func Deploy(ctx context.Context, o Options) (*Stack, error) {
 	app := o.App
 	s := &Stack{StackName: o.StackName, Region: o.Region, Queues: map[string]Queue{}, Buses: map[string]Bus{},
-		Tables: map[string]string{}, Functions: map[string]*Function{}}
+		Tables: map[string]string{}, Topics: map[string]Topic{}, Functions: map[string]*Function{}}
 	facts := samtemplate.Facts{Region: o.Region, AccountID: o.AccountID, StackName: o.StackName,
 		Parameters: o.Parameters, Refs: map[string]string{}, Attrs: map[string]string{}}
 	names, err := app.NewResolver(facts)
@@ -145,6 +150,29 @@ func Deploy(ctx context.Context, o Options) (*Stack, error) {
 		s.Tables[t.LogicalID] = name
 		facts.Refs[t.LogicalID] = name
 		facts.Attrs[t.LogicalID+".Arn"] = fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/%s", o.Region, o.AccountID, name)
+	}
+	snsc := sns.NewFromConfig(o.AWS)
+	for _, t := range app.Topics {
+		name, err := nameOf(names, t.Name, o.StackName, t.LogicalID)
+		if err != nil {
+			return nil, err
+		}
+		if t.FIFO && !strings.HasSuffix(name, ".fifo") {
+			name += ".fifo"
+		}
+		attrs := map[string]string{}
+		if t.FIFO {
+			attrs["FifoTopic"] = "true"
+		}
+		out, err := snsc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(name), Attributes: attrs})
+		if err != nil {
+			return nil, fmt.Errorf("create topic %s: %w", t.LogicalID, err)
+		}
+		arn := aws.ToString(out.TopicArn)
+		s.Topics[t.LogicalID] = Topic{Name: name, ARN: arn}
+		facts.Refs[t.LogicalID] = arn
+		facts.Attrs[t.LogicalID+".TopicArn"] = arn
+		facts.Attrs[t.LogicalID+".TopicName"] = name
 	}
 	for _, f := range app.Functions {
 		name := o.StackName + "-" + f.LogicalID
@@ -358,6 +386,12 @@ func (s *Stack) Delete(ctx context.Context, cfg aws.Config) error {
 	}
 	for _, id := range sortedKeys(s.Buses) {
 		if _, err := eb.DeleteEventBus(ctx, &eventbridge.DeleteEventBusInput{Name: aws.String(s.Buses[id].Name)}); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	snsc := sns.NewFromConfig(cfg)
+	for _, id := range sortedKeys(s.Topics) {
+		if _, err := snsc.DeleteTopic(ctx, &sns.DeleteTopicInput{TopicArn: aws.String(s.Topics[id].ARN)}); err != nil {
 			errs = append(errs, err)
 		}
 	}

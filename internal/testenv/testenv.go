@@ -6,69 +6,35 @@ package testenv
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/jobwatch/jobwatch/internal/localstack"
 )
 
 // Region and Account are what moto answers with.
 const (
-	Region  = "us-east-1"
-	Account = "123456789012"
+	Region  = localstack.Region
+	Account = localstack.Account
 )
 
-// FreePort returns a loopback TCP port that was free a moment ago.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// StartMoto starts `python3 -m moto.server` on a free loopback port and
-// waits until it answers. The caller stops it with the returned func.
+// StartMoto starts a moto server on a free loopback port that dies with
+// this process, logging to logDir/moto.log.
 func StartMoto(logDir string) (endpoint string, stop func(), err error) {
-	port, err := FreePort()
+	logPath := ""
+	if logDir != "" {
+		logPath = filepath.Join(logDir, fmt.Sprintf("moto-%d.log", os.Getpid()))
+	}
+	s, err := localstack.StartMoto(0, logPath, false)
 	if err != nil {
 		return "", nil, err
 	}
-	cmd := exec.Command("python3", "-m", "moto.server", "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-	if logDir != "" {
-		f, ferr := os.Create(filepath.Join(logDir, "moto.log"))
-		if ferr == nil {
-			cmd.Stdout, cmd.Stderr = f, f
-		}
-	}
-	dieWithParent(cmd)
-	if err := cmd.Start(); err != nil {
-		return "", nil, fmt.Errorf("start moto server (python3 -m moto.server): %w", err)
-	}
-	endpoint = fmt.Sprintf("http://127.0.0.1:%d", port)
-	stop = func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(endpoint + "/moto-api/")
-		if err == nil {
-			resp.Body.Close()
-			return endpoint, stop, nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	stop()
-	return "", nil, fmt.Errorf("moto server on %s did not answer within 30s", endpoint)
+	return s.Endpoint, s.Stop, nil
 }
 
 var (
@@ -135,13 +101,7 @@ func Main(m *testing.M) {
 
 // AWSConfig returns an SDK configuration for endpoint with static test
 // credentials, as the functions get from their environment locally.
-func AWSConfig(endpoint string) aws.Config {
-	return aws.Config{
-		Region:       Region,
-		Credentials:  credentials.NewStaticCredentialsProvider("testing", "testing", ""),
-		BaseEndpoint: aws.String(endpoint),
-	}
-}
+func AWSConfig(endpoint string) aws.Config { return localstack.AWSConfig(endpoint) }
 
 var nameSeq struct {
 	sync.Mutex

@@ -88,11 +88,7 @@ func New(cfg Config) (*Emulator, error) {
 	})
 	if cfg.State != nil {
 		for _, sa := range cfg.State.Apps {
-			a := newApp(sa.AppId, sa.AppName)
-			for _, env := range sa.Environments {
-				a.envs[env] = newEnvironment()
-			}
-			e.apps[a.id] = a
+			e.apps[sa.AppId] = sa.load()
 		}
 	}
 	return e, nil

@@ -230,13 +230,25 @@ func TestStateFile(t *testing.T) {
 		t.Errorf("GetBackend of the second app of the state file: %v, %v; want shop with main", out, err)
 	}
 
+	// Preloaded APIs can be updated at once.
+	s, err := emulator.ParseState([]byte(`{"apps":[{"appId":"d9api","appName":"x","environments":["dev"],"apis":{"dev":["main"]}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := start(t, emulator.Config{State: s})
+	if _, err := g.client.UpdateBackendAPI(context.Background(), &amplify.UpdateBackendAPIInput{AppId: aws.String("d9api"),
+		BackendEnvironmentName: aws.String("dev"), ResourceName: aws.String("main")}); err != nil {
+		t.Errorf("UpdateBackendAPI on a preloaded API: %v", err)
+	}
+
 	bad := map[string]struct{ doc, want string }{
-		"unknown member":    {`{"apps":[{"appId":"a","envs":["dev"]}]}`, `unknown field "envs"`},
-		"empty app id":      {`{"apps":[{"appName":"x"}]}`, "apps[0]: appId is empty"},
-		"repeated app id":   {`{"apps":[{"appId":"a"},{"appId":"a"}]}`, "apps[1]: appId a appears twice"},
-		"empty environment": {`{"apps":[{"appId":"a","environments":[""]}]}`, "apps[0].environments[0] is empty"},
-		"repeated env":      {`{"apps":[{"appId":"a","environments":["dev","dev"]}]}`, "environment dev appears twice"},
-		"not JSON":          {`apps: []`, "decode state"},
+		"unknown member":                {`{"apps":[{"appId":"a","envs":["dev"]}]}`, `unknown field "envs"`},
+		"empty app id":                  {`{"apps":[{"appName":"x"}]}`, "apps[0]: appId is empty"},
+		"repeated app id":               {`{"apps":[{"appId":"a"},{"appId":"a"}]}`, "apps[1]: appId a appears twice"},
+		"empty environment":             {`{"apps":[{"appId":"a","environments":[""]}]}`, "apps[0].environments[0] is empty"},
+		"repeated env":                  {`{"apps":[{"appId":"a","environments":["dev","dev"]}]}`, "environment dev appears twice"},
+		"not JSON":                      {`apps: []`, "decode state"},
+		"API on an unknown environment": {`{"apps":[{"appId":"a","environments":["dev"],"apis":{"prod":["api"]}}]}`, "apis: environment prod is not in environments"},
 	}
 	for name, tc := range bad {
 		t.Run(name, func(t *testing.T) {

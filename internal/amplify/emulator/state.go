@@ -20,6 +20,10 @@ type StateApp struct {
 	AppId        string   `json:"appId"`
 	AppName      string   `json:"appName"`
 	Environments []string `json:"environments"`
+	// APIs preloads GraphQL API resources: environment name -> API
+	// resource names, so UpdateBackendAPI and GenerateBackendAPIModels
+	// work on a fresh emulator.
+	APIs map[string][]string `json:"apis,omitempty"`
 }
 
 // LoadState reads a state file.
@@ -61,8 +65,31 @@ func ParseState(b []byte) (*State, error) {
 				return nil, fmt.Errorf("apps[%d]: environment %s appears twice", i, env)
 			}
 		}
+		for env, names := range a.APIs {
+			if !slices.Contains(a.Environments, env) {
+				return nil, fmt.Errorf("apps[%d].apis: environment %s is not in environments", i, env)
+			}
+			for _, name := range names {
+				if name == "" {
+					return nil, fmt.Errorf("apps[%d].apis[%s]: an API name is empty", i, env)
+				}
+			}
+		}
 	}
 	return &s, nil
+}
+
+// load builds the app a state entry describes.
+func (sa StateApp) load() *app {
+	a := newApp(sa.AppId, sa.AppName)
+	for _, env := range sa.Environments {
+		a.envs[env] = newEnvironment()
+		for _, name := range sa.APIs[env] {
+			apiName := name
+			a.envs[env].apis[name] = &apiResource{config: &types.BackendAPIResourceConfig{ApiName: &apiName}}
+		}
+	}
+	return a
 }
 
 // app is an Amplify app with its backend.

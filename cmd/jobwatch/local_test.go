@@ -1,0 +1,126 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jobwatch/jobwatch/internal/amplify/emulator"
+	"github.com/jobwatch/jobwatch/internal/localstack"
+	"github.com/jobwatch/jobwatch/internal/testenv"
+)
+
+// TestLocalInvokeSamples brings a local stack up from template.yaml and
+// invokes each function, under the Runtime Interface Emulator, with every
+// sample event of events/<function>/: good samples succeed with the
+// response each function gives, bad-* samples are refused naming the
+// problem — as a function error for submit, as batch item failures with a
+// log line for the SQS-fed functions. Then the stack goes down.
+func TestLocalInvokeSamples(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the functions")
+	}
+	moto := testenv.Moto(t)
+	emu, err := emulator.Start(emulator.Config{Seed: 1, State: localstack.DefaultState()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Close()
+	dir := t.TempDir()
+	state := filepath.Join(dir, "local.json")
+	code, stdout, stderr := runCLI(t, "local", "up", "--template", "../../template.yaml", "--state", state,
+		"--moto", moto, "--emulator", emu.URL, "--stack-name", testenv.Name(t, "local"))
+	if code != 0 || !strings.Contains(stdout, "is up") {
+		t.Fatalf("local up: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	// A second up refuses while one is up.
+	if code, _, stderr := runCLI(t, "local", "up", "--state", state, "--template", "../../template.yaml"); code == 0 || !strings.Contains(stderr, "already up") {
+		t.Errorf("second up: exit %d, %s", code, stderr)
+	}
+
+	functions := map[string]string{"submit": "SubmitFunction", "poll": "PollFunction", "notify": "NotifyFunction"}
+	for dirName, fn := range functions {
+		files, _ := filepath.Glob(filepath.Join("../../events", dirName, "*.json"))
+		if len(files) == 0 {
+			t.Fatalf("no sample events for %s", dirName)
+		}
+		for _, file := range files {
+			name := filepath.Base(file)
+			t.Run(dirName+"/"+name, func(t *testing.T) {
+				code, stdout, stderr := runCLI(t, "local", "invoke", fn, "-e", file, "--state", state, "--build-dir", filepath.Join(dir, "build"))
+				bad := strings.HasPrefix(name, "bad-")
+				var resp map[string]any
+				if err := json.Unmarshal([]byte(strings.TrimSpace(stdout)), &resp); err != nil {
+					t.Fatalf("response is not JSON: %q (exit %d)\n%s", stdout, code, stderr)
+				}
+				failures, isBatch := resp["batchItemFailures"].([]any)
+				switch {
+				case fn == "SubmitFunction" && !isBatch && bad:
+					if code != 1 || resp["errorMessage"] == nil || !strings.Contains(stderr, "SubmitFunction returned an error") {
+						t.Errorf("bad request: exit %d, response %v", code, resp)
+					}
+				case fn == "SubmitFunction" && !isBatch:
+					if code != 0 || resp["jobId"] == nil || resp["status"] == nil {
+						t.Errorf("exit %d, response %v\n%s", code, resp, stderr)
+					}
+				case bad:
+					if code != 0 || len(failures) == 0 {
+						t.Errorf("bad batch: exit %d, response %v; want batch item failures", code, resp)
+					}
+					if !strings.Contains(stderr, `"messageId"`) {
+						t.Errorf("no log line names the bad message:\n%s", stderr)
+					}
+				default:
+					if code != 0 || !isBatch || len(failures) != 0 {
+						t.Errorf("exit %d, response %v\n%s", code, resp, stderr)
+					}
+				}
+				if strings.Contains(stderr, "TOPSECRET") || strings.Contains(stderr, "ClientSecret\":\"") {
+					t.Errorf("a secret reached the function's logs")
+				}
+			})
+		}
+	}
+
+	if code, _, stderr := runCLI(t, "local", "invoke", "NoSuchFunction", "-e", "x.json", "--state", state); code != 2 || !strings.Contains(stderr, "SubmitFunction") {
+		t.Errorf("unknown function: exit %d, %s", code, stderr)
+	}
+	if code, stdout, stderr := runCLI(t, "local", "down", "--state", state); code != 0 || !strings.Contains(stdout, "is down") {
+		t.Errorf("local down: exit %d, %s %s", code, stdout, stderr)
+	}
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Error("local down left its state file")
+	}
+	if code, _, stderr := runCLI(t, "local", "invoke", "SubmitFunction", "-e", "x.json", "--state", state); code != 1 || !strings.Contains(stderr, "jobwatch local up") {
+		t.Errorf("invoke without a stack: exit %d, %s", code, stderr)
+	}
+}
+
+// TestDemo runs `jobwatch demo` with the smallest job count and checks
+// what a user reads: every job announced, one failure, the summary.
+func TestDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo")
+	}
+	testenv.Moto(t) // skips where moto is missing
+	code, stdout, stderr := runCLI(t, "demo", "--template", "../../template.yaml", "--jobs", "5", "--timeout", "100s",
+		"--work-dir", t.TempDir(), "--live=false")
+	if code != 0 {
+		t.Fatalf("demo: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{
+		"summary: 5 jobs", "4 COMPLETED", "1 FAILED", "event: ✖ FAILED    ImportBackendStorage",
+		"UpdateBackendAPI       prod      WAITING", "Admin API calls",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, stdout)
+		}
+	}
+	if code, _, stderr := runCLI(t, "demo", "--jobs", "2"); code != 2 || !strings.Contains(stderr, "--jobs must be from 5") {
+		t.Errorf("--jobs 2: exit %d, %s", code, stderr)
+	}
+}
+
+func TestMain(m *testing.M) { testenv.Main(m) }
