@@ -1,11 +1,15 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/jobwatch/jobwatch/internal/amplify/emulator"
 	"github.com/jobwatch/jobwatch/internal/localstack"
@@ -38,6 +42,23 @@ func TestLocalInvokeSamples(t *testing.T) {
 	// A second up refuses while one is up.
 	if code, _, stderr := runCLI(t, "local", "up", "--state", state, "--template", "../../template.yaml"); code == 0 || !strings.Contains(stderr, "already up") {
 		t.Errorf("second up: exit %d, %s", code, stderr)
+	}
+
+	// jobwatch submit --local puts a checked job request on the local bus,
+	// where the rule delivers it for SubmitFunction.
+	code, stdout, stderr = runCLI(t, "submit", "--local", "--state", state, "CloneBackend", "--request-id", "t-1",
+		"--input", `{"AppId":"d1abc23","BackendEnvironmentName":"dev","TargetEnvironmentName":"pr-9"}`)
+	if code != 0 || !strings.Contains(stdout, `"requestId":"t-1"`) {
+		t.Fatalf("submit --local: exit %d, %s %s", code, stdout, stderr)
+	}
+	st, err := loadLocalState(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	delivered, err := sqs.NewFromConfig(localstack.AWSConfig(moto)).ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
+		QueueUrl: aws.String(st.Stack.Rules[0].Target.URL), WaitTimeSeconds: 2})
+	if err != nil || len(delivered.Messages) != 1 || !strings.Contains(aws.ToString(delivered.Messages[0].Body), `t-1`) {
+		t.Errorf("the rule did not deliver the job request: %v %v", delivered, err)
 	}
 
 	functions := map[string]string{"submit": "SubmitFunction", "poll": "PollFunction", "notify": "NotifyFunction"}

@@ -162,7 +162,28 @@ func (s *Submitter) Submit(ctx context.Context, jr contract.JobRequest) (Result,
 	return res, nil
 }
 
+// Check validates a job request as submit does before calling the
+// service — known operation, one that starts a job jobwatch can watch, a
+// well-formed input — without the deployment's ALLOWED_APP_IDS; the CLI
+// uses it to refuse a bad request before it is sent.
+func Check(jr contract.JobRequest) error {
+	_, err := parse(jr)
+	return err
+}
+
 func (s *Submitter) validate(jr contract.JobRequest) (*request, error) {
+	r, err := parse(jr)
+	if err != nil {
+		return nil, err
+	}
+	if s.allowed != nil && !s.allowed[r.appID] {
+		return nil, &RefusedError{RequestID: jr.RequestID, Operation: r.op.Name,
+			Reason: fmt.Sprintf("app id %q is not in ALLOWED_APP_IDS", r.appID)}
+	}
+	return r, nil
+}
+
+func parse(jr contract.JobRequest) (*request, error) {
 	op, err := amplify.LookupOperation(jr.Operation)
 	if err != nil {
 		return nil, &InvalidRequestError{RequestID: jr.RequestID, Err: err}
@@ -189,10 +210,6 @@ func (s *Submitter) validate(jr contract.JobRequest) (*request, error) {
 			return nil, &InvalidRequestError{RequestID: jr.RequestID,
 				Err: fmt.Errorf("%s input: member %s must not be empty", op.Name, m.name)}
 		}
-	}
-	if s.allowed != nil && !s.allowed[appID] {
-		return nil, &RefusedError{RequestID: jr.RequestID, Operation: op.Name,
-			Reason: fmt.Sprintf("app id %q is not in ALLOWED_APP_IDS", appID)}
 	}
 	var compact bytes.Buffer
 	if err := json.Compact(&compact, jr.Input); err != nil {
