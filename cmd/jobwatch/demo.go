@@ -37,7 +37,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	o := demo.Options{}
 	fs.StringVar(&o.Template, "template", "template.yaml", "the SAM `TEMPLATE` (its directory is the Go module to build)")
 	fs.IntVar(&o.Jobs, "jobs", 6, "how many jobs to submit (at least 5)")
-	fs.DurationVar(&o.Timeout, "timeout", 2*time.Minute, "give up after `DURATION`")
+	fs.DurationVar(&o.Timeout, "timeout", 2*time.Minute, "give up `DURATION` after the functions are up (building them does not count)")
 	fs.Var((*rateFlag)(&o.Faults.ThrottleRate), "throttle-rate", "`RATE` (0 to 1) of Admin API calls answered 429")
 	fs.Var((*rateFlag)(&o.Faults.ErrorRate), "error-rate", "`RATE` (0 to 1) of Admin API calls answered 504")
 	fs.Var((*rateFlag)(&o.Faults.FailRate), "fail-rate", "`RATE` (0 to 1) of jobs that end FAILED (one job fails anyway)")

@@ -42,7 +42,8 @@ type Options struct {
 	Jobs int
 	// Faults are the emulator's faults (throttling, 504s, NotFound window).
 	Faults emulator.Faults
-	// Timeout bounds the whole run.
+	// Timeout bounds the run once the functions are up; building them (a
+	// minute or two on a cold build cache) does not count.
 	Timeout time.Duration
 	// WorkDir holds builds and logs; default a temporary directory,
 	// removed at the end.
@@ -109,8 +110,8 @@ func Run(ctx context.Context, o Options, out io.Writer) (*Summary, error) {
 	if o.Timeout == 0 {
 		o.Timeout = 2 * time.Minute
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	defer cancel()
+	setupCtx, cancelSetup := context.WithTimeout(ctx, 15*time.Minute)
+	defer cancelSetup()
 	work := o.WorkDir
 	if work == "" {
 		dir, err := os.MkdirTemp("", "jobwatch-demo-")
@@ -154,7 +155,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (*Summary, error) {
 		return nil, err
 	}
 	cfg := localstack.AWSConfig(moto.Endpoint)
-	stack, err := localstack.Deploy(ctx, localstack.Options{
+	stack, err := localstack.Deploy(setupCtx, localstack.Options{
 		App: app, AWS: cfg, StackName: "jobwatch-demo", Region: localstack.Region, AccountID: localstack.Account,
 		Parameters:        map[string]string{"AllowedAppIds": AppID},
 		VisibilityTimeout: 5 * time.Second,
@@ -176,11 +177,15 @@ func Run(ctx context.Context, o Options, out io.Writer) (*Summary, error) {
 		return nil, err
 	}
 	defer logFile.Close()
-	fns, err := stack.StartFunctions(ctx, filepath.Dir(o.Template), filepath.Join(work, "build"), logFile)
+	built := time.Now()
+	fns, err := stack.StartFunctions(setupCtx, filepath.Dir(o.Template), filepath.Join(work, "build"), logFile)
 	if err != nil {
 		return nil, err
 	}
 	defer fns.Close()
+	say("  (built and started in %s)", time.Since(built).Round(100*time.Millisecond))
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
 
 	sq := sqs.NewFromConfig(cfg)
 	eb := eventbridge.NewFromConfig(cfg)
