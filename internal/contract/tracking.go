@@ -31,6 +31,8 @@ type TrackingMessage struct {
 	NotBefore *time.Time `json:"notBefore,omitempty"`
 	// CreateTime is the job's CreateTime as the service reported it.
 	CreateTime string `json:"createTime,omitempty"`
+	// StillRunningSent records that the STILL_RUNNING warning went out.
+	StillRunningSent bool `json:"stillRunningSent,omitempty"`
 }
 
 // DecodeTrackingMessage reads and checks a tracking message.

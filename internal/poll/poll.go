@@ -51,10 +51,17 @@ type Config struct {
 	NotFoundRetry time.Duration
 	// Policy plans the next lookup of a running job.
 	Policy schedule.Policy
+	// StillRunningAfter, when set, sends one STILL_RUNNING status change
+	// for a job running longer than this (from its start): a warning that
+	// it may be stuck, well before its deadline.
+	StillRunningAfter time.Duration
 	// Lookups bounds the Admin API calls in flight for one batch.
 	Lookups int
 	Now     func() time.Time
 	Logger  *slog.Logger
+	// LogLevel is what ReadConfig read from LOG_LEVEL, for the caller's
+	// logger.
+	LogLevel slog.Level
 }
 
 // Poller handles batches of tracking messages.
@@ -94,8 +101,8 @@ type Result struct {
 	// was throttled or failed, ones whose follow-up could not be sent.
 	Failed []string
 	// Completed and Requeued count the other messages' outcomes; Lookups
-	// counts Admin API calls.
-	Completed, Requeued, Lookups int
+	// counts Admin API calls; Notices counts STILL_RUNNING warnings sent.
+	Completed, Requeued, Lookups, Notices int
 }
 
 // jobState is a job as one lookup saw it.
@@ -112,7 +119,8 @@ type item struct {
 	state   *jobState
 	err     error
 	failed  bool
-	change  *contract.StatusChange
+	change  *contract.StatusChange // the job ended
+	notice  *contract.StatusChange // the job runs on: STILL_RUNNING
 	requeue *time.Time
 }
 
@@ -166,6 +174,9 @@ func (p *Poller) Handle(ctx context.Context, msgs []Message) Result {
 			}
 		default:
 			res.Requeued++
+			if it.notice != nil {
+				res.Notices++
+			}
 		}
 	}
 	p.wake(ctx, wakeups)
@@ -307,9 +318,11 @@ func (p *Poller) decide(it *item, now time.Time) {
 		return
 	}
 	m.LastStatus = st.Status
-	started := m.SubmittedAt
-	if t, ok := parseTime(m.CreateTime); ok {
-		started = t
+	started := mustStart(*m)
+	if p.cfg.StillRunningAfter > 0 && !m.StillRunningSent && now.Sub(started) >= p.cfg.StillRunningAfter {
+		it.notice = p.statusChange(m, st, contract.StatusStillRunning, now)
+		it.notice.PreviousStatus = st.Status
+		m.StillRunningSent = true
 	}
 	at := p.cfg.Policy.Next(schedule.Job{Operation: m.Operation, Started: started, Polls: m.Polls}, now)
 	if at.After(m.Deadline) {
@@ -341,6 +354,14 @@ func (p *Poller) statusChange(m *contract.TrackingMessage, st *jobState, status 
 	}
 	c.DurationSeconds = math.Round(d.Seconds()*1000) / 1000
 	return c
+}
+
+// mustStart is when a job started: its CreateTime, else its submission.
+func mustStart(m contract.TrackingMessage) time.Time {
+	if t, ok := parseTime(m.CreateTime); ok {
+		return t
+	}
+	return m.SubmittedAt
 }
 
 // serviceDuration is how long the service says a job ran.
@@ -381,10 +402,17 @@ func (p *Poller) send(ctx context.Context, items []*item, now time.Time) {
 			changes = append(changes, it)
 		case it.requeue != nil:
 			requeues = append(requeues, it)
+			if it.notice != nil {
+				changes = append(changes, it)
+			}
 		}
 	}
 	p.sendBatch(ctx, p.cfg.CompletionsQueueURL, changes, func(it *item) (string, int32, error) {
-		b, err := json.Marshal(it.change)
+		c := it.change
+		if c == nil {
+			c = it.notice
+		}
+		b, err := json.Marshal(c)
 		return string(b), 0, err
 	})
 	p.sendBatch(ctx, p.cfg.JobsQueueURL, requeues, func(it *item) (string, int32, error) {
@@ -400,7 +428,10 @@ func (p *Poller) send(ctx context.Context, items []*item, now time.Time) {
 		return string(b), int32(max(0, math.Ceil(delay.Seconds()))), err
 	})
 	for _, it := range changes {
-		if !it.failed {
+		if !it.failed && it.notice != nil {
+			p.cfg.Logger.WarnContext(it.ctx, "job still running", "runningFor", now.Sub(mustStart(it.m)).Round(time.Second).String())
+		}
+		if !it.failed && it.change != nil {
 			p.cfg.Logger.InfoContext(it.ctx, "job ended", "status", it.change.Status, "polls", it.change.Polls,
 				"durationSeconds", it.change.DurationSeconds)
 		}

@@ -153,8 +153,26 @@ func TestOutcomes(t *testing.T) {
 		wantStatus string // status change sent, "" for none
 		wantDelay  int32  // re-queue delay, -1 for none
 		wantFailed bool
-		check      func(t *testing.T, c contract.StatusChange, m contract.TrackingMessage)
+		// stillRunningAfter configures the STILL_RUNNING warning.
+		stillRunningAfter time.Duration
+		check             func(t *testing.T, c contract.StatusChange, m contract.TrackingMessage)
 	}{
+		"running past the warning age: STILL_RUNNING once, and re-queued": {
+			job: &jobState{Status: "RUNNING", Operation: "CloneBackend"}, stillRunningAfter: 4 * time.Minute,
+			wantStatus: "STILL_RUNNING", wantDelay: 10,
+			check: func(t *testing.T, c contract.StatusChange, m contract.TrackingMessage) {
+				if c.PreviousStatus != "RUNNING" || c.EventKey != "d1/dev/j/STILL_RUNNING" || c.DurationSeconds != 300 || !m.StillRunningSent {
+					t.Errorf("status change %+v, re-queued %+v", c, m)
+				}
+			},
+		},
+		"warning already sent: none again": {
+			job: &jobState{Status: "RUNNING", Operation: "CloneBackend"}, stillRunningAfter: 4 * time.Minute,
+			msg: func(m *contract.TrackingMessage) { m.StillRunningSent = true }, wantDelay: 10,
+		},
+		"younger than the warning age: none": {
+			job: &jobState{Status: "RUNNING", Operation: "CloneBackend"}, stillRunningAfter: time.Hour, wantDelay: 10,
+		},
 		"still running: re-queued by the policy": {
 			job: &jobState{Status: "RUNNING", Operation: "CloneBackend", CreateTime: "2026-11-25T11:55:00.000Z"}, wantDelay: 10,
 			check: func(t *testing.T, _ contract.StatusChange, m contract.TrackingMessage) {
@@ -227,6 +245,7 @@ func TestOutcomes(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(schedule.Fixed{Interval: 10 * time.Second})
+			h.p.cfg.StillRunningAfter = tc.stillRunningAfter
 			if tc.job != nil {
 				h.api.jobs["j"] = *tc.job
 			}
@@ -246,7 +265,7 @@ func TestOutcomes(t *testing.T) {
 				t.Fatalf("status changes = %+v, want one %s", changes, tc.wantStatus)
 			case tc.wantStatus != "":
 				change = changes[0]
-				if len(h.queue.sent["waiting"]) != 1 {
+				if ended := contract.IsTerminal(tc.wantStatus); ended != (len(h.queue.sent["waiting"]) == 1) {
 					t.Errorf("no wake-up sent for the environment whose job ended")
 				}
 			}

@@ -1,0 +1,33 @@
+package poll
+
+import (
+	"time"
+
+	"github.com/jobwatch/jobwatch/internal/logging"
+	"github.com/jobwatch/jobwatch/internal/schedule"
+	"github.com/jobwatch/jobwatch/internal/settings"
+)
+
+// ReadConfig reads the poll function's settings: JOBS_QUEUE_URL,
+// COMPLETIONS_QUEUE_URL and WAITING_QUEUE_URL (required), NOT_FOUND_GRACE
+// (2m), NOT_FOUND_RETRY (5s), STILL_RUNNING_AFTER (2h; 0 turns the warning
+// off), POLL_POLICY (jobwatch) and LOG_LEVEL (INFO). The error names every
+// bad setting. The Logger is left for the caller to set.
+func ReadConfig(env *settings.Env, seed uint64) (Config, error) {
+	cfg := Config{
+		JobsQueueURL:        env.QueueURL("JOBS_QUEUE_URL"),
+		CompletionsQueueURL: env.QueueURL("COMPLETIONS_QUEUE_URL"),
+		WaitingQueueURL:     env.QueueURL("WAITING_QUEUE_URL"),
+		NotFoundGrace:       env.Duration("NOT_FOUND_GRACE", 2*time.Minute, 0, time.Hour),
+		NotFoundRetry:       env.Duration("NOT_FOUND_RETRY", 5*time.Second, time.Second, schedule.MaxSQSDelay),
+		StillRunningAfter:   env.Duration("STILL_RUNNING_AFTER", 2*time.Hour, 0, 30*24*time.Hour),
+	}
+	policy := env.OneOf("POLL_POLICY", "jobwatch", schedule.Names()...)
+	level := env.OneOf("LOG_LEVEL", "INFO", "DEBUG", "INFO", "WARN", "ERROR")
+	if err := env.Err(); err != nil {
+		return cfg, err
+	}
+	cfg.Policy, _ = schedule.New(policy, seed) // a name OneOf accepted
+	cfg.LogLevel, _ = logging.ParseLevel(level)
+	return cfg, nil
+}
