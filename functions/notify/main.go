@@ -1,9 +1,17 @@
 // Command notify is the Lambda function that publishes the status changes
-// arriving on the completions queue (see internal/notify).
+// arriving on the completions queue (see internal/notify): every change to
+// the event bus, the statuses SNS_STATUSES names to the SNS topic, and
+// those SLACK_STATUSES names to Slack.
 //
 // Environment: EVENT_BUS_NAME (required), EVENT_SOURCE (default
 // jobwatch.amplifybackend), ACCOUNT_ID (required, from AWS::AccountId),
-// AWS_REGION (set by Lambda), LOG_LEVEL (default INFO).
+// AWS_REGION (set by Lambda), LOG_LEVEL (default INFO);
+// SNS_TOPIC_ARN (empty: no SNS), SNS_STATUSES (default all statuses);
+// SLACK_WEBHOOK_PARAMETER (ssm:/name or secretsmanager:name of the stored
+// webhook URL; empty: no Slack), SLACK_STATUSES (default COMPLETED,
+// FAILED, TIMED_OUT, LOST), SLACK_WEBHOOK_TTL (default 5m),
+// SLACK_WEBHOOK_ALLOW_INSECURE_LOCAL (default false; true admits
+// http://127.0.0.1 webhooks, for local runs only).
 package main
 
 import (
@@ -14,6 +22,9 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/jobwatch/jobwatch/internal/logging"
 	"github.com/jobwatch/jobwatch/internal/notify"
@@ -32,15 +43,45 @@ func main() {
 	if err != nil {
 		fail(cfg.LogLevel, "load AWS configuration", err)
 	}
-	bus := notify.NewEventBridge(eventbridge.NewFromConfig(awsCfg), notify.EventBridgeOptions{
+	sinks := []notify.Sink{notify.NewEventBridge(eventbridge.NewFromConfig(awsCfg), notify.EventBridgeOptions{
 		BusName: cfg.EventBusName,
 		Source:  cfg.EventSource,
 		Region:  cfg.Region,
 		Account: cfg.AccountID,
 		Logger:  log,
-	})
+	})}
+	if cfg.SNSTopicARN != "" {
+		sinks = append(sinks, notify.Only(cfg.SNSStatuses, notify.NewSNS(sns.NewFromConfig(awsCfg), notify.SNSOptions{
+			TopicARN: cfg.SNSTopicARN,
+			Region:   cfg.Region,
+			Logger:   log,
+		})))
+	}
+	if !cfg.SlackWebhook.IsZero() {
+		// Built once: the URL read and the rate limit carry over from one
+		// invocation to the next.
+		webhook := notify.NewWebhookSecret(cfg.SlackWebhook, ssm.NewFromConfig(awsCfg), secretsmanager.NewFromConfig(awsCfg), notify.WebhookSecretOptions{
+			TTL:                cfg.SlackWebhookTTL,
+			AllowInsecureLocal: cfg.SlackAllowInsecureLocal,
+			Logger:             log,
+		})
+		sinks = append(sinks, notify.Only(cfg.SlackStatuses, notify.NewSlack(webhook, notify.SlackOptions{
+			Region: cfg.Region,
+			Logger: log,
+		})))
+	}
+	log.Info("notify starting", "sinks", sinkNames(sinks), "snsStatuses", cfg.SNSStatuses,
+		"slackWebhookParameter", cfg.SlackWebhook.String(), "slackStatuses", cfg.SlackStatuses)
 	// lambda.Start takes func(context.Context, events.SQSEvent) (events.SQSEventResponse, error).
-	lambda.Start(notify.New(log, bus).HandleSQS)
+	lambda.Start(notify.New(log, sinks...).HandleSQS)
+}
+
+func sinkNames(sinks []notify.Sink) []string {
+	names := make([]string, len(sinks))
+	for i, s := range sinks {
+		names[i] = s.Name()
+	}
+	return names
 }
 
 // fail logs why the function cannot start and exits, failing the init.

@@ -17,13 +17,19 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/jobwatch/jobwatch/internal/notify/slacktest"
 	"github.com/jobwatch/jobwatch/internal/testenv"
 )
 
 // The tests run this test binary as the function: with runMainEnv set,
 // TestMain runs main instead of the tests.
 const runMainEnv = "JOBWATCH_NOTIFY_RUN_MAIN"
+
+// leakedToken stands for a webhook URL's secret part in a setting.
+const leakedToken = "SecretWebhookToken0123456789"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(runMainEnv) == "1" {
@@ -62,6 +68,14 @@ func TestBadConfigurationFailsAtStart(t *testing.T) {
 			env:  []string{"EVENT_BUS_NAME=jobwatch", "ACCOUNT_ID=12", "AWS_REGION=us-east-1", "EVENT_SOURCE=aws.jobs", "LOG_LEVEL=chatty"},
 			want: []string{"ACCOUNT_ID", "EVENT_SOURCE", "LOG_LEVEL"},
 		},
+		"bad notification settings": {
+			env: []string{"EVENT_BUS_NAME=jobwatch", "ACCOUNT_ID=123456789012", "AWS_REGION=us-east-1",
+				"SNS_TOPIC_ARN=notifications", "SNS_STATUSES=FAILED,DONE", "SLACK_STATUSES=completed,WARNING",
+				// The URL itself where its parameter's name belongs: refused,
+				// and not repeated.
+				"SLACK_WEBHOOK_PARAMETER=https://hooks.slack.com/services/T0/B0/" + leakedToken},
+			want: []string{"SNS_TOPIC_ARN", "SNS_STATUSES", "SLACK_STATUSES", "SLACK_WEBHOOK_PARAMETER"},
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			cmd, out := function(t, tc.env...)
@@ -81,6 +95,9 @@ func TestBadConfigurationFailsAtStart(t *testing.T) {
 				if !strings.Contains(line.Error, "setting "+name+":") {
 					t.Errorf("error does not name %s: %s", name, line.Error)
 				}
+			}
+			if strings.Contains(out.String(), leakedToken) {
+				t.Errorf("the output shows the webhook URL:\n%s", out)
 			}
 		})
 	}
@@ -115,30 +132,21 @@ func (r *runtimeAPI) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 }
 
-// TestInvocation starts the function as Lambda would, against moto, and
-// sends it a batch with a bad message among good ones: it answers with
-// that message alone as a batch item failure.
-func TestInvocation(t *testing.T) {
-	endpoint := testenv.Moto(t)
-	bus := testenv.Name(t, "notify-main")
-	if _, err := eventbridge.NewFromConfig(testenv.AWSConfig(endpoint)).CreateEventBus(t.Context(),
-		&eventbridge.CreateEventBusInput{Name: aws.String(bus)}); err != nil {
-		t.Fatal(err)
-	}
-	event, err := os.ReadFile("../../events/notify/bad-mixed.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+// invoke starts the function as Lambda would, with env and test
+// credentials for moto at endpoint, sends it event and returns its answer
+// and output.
+func invoke(t *testing.T, endpoint string, event []byte, env ...string) (string, *bytes.Buffer) {
+	t.Helper()
 	api := &runtimeAPI{events: make(chan []byte, 1), response: make(chan string, 1)}
 	api.events <- event
 	srv := httptest.NewServer(api)
 	defer srv.Close()
 
-	cmd, out := function(t,
-		"AWS_LAMBDA_RUNTIME_API="+strings.TrimPrefix(srv.URL, "http://"),
-		"EVENT_BUS_NAME="+bus, "ACCOUNT_ID="+testenv.Account, "AWS_REGION="+testenv.Region,
-		"AWS_ENDPOINT_URL="+endpoint, "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing",
-	)
+	cmd, out := function(t, append([]string{
+		"AWS_LAMBDA_RUNTIME_API=" + strings.TrimPrefix(srv.URL, "http://"),
+		"ACCOUNT_ID=" + testenv.Account, "AWS_REGION=" + testenv.Region,
+		"AWS_ENDPOINT_URL=" + endpoint, "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing",
+	}, env...)...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -149,8 +157,33 @@ func TestInvocation(t *testing.T) {
 	}
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
+	return strings.TrimSpace(got), out
+}
+
+// createBus creates an event bus in moto.
+func createBus(t *testing.T, cfg aws.Config) string {
+	t.Helper()
+	bus := testenv.Name(t, "notify-main")
+	if _, err := eventbridge.NewFromConfig(cfg).CreateEventBus(t.Context(),
+		&eventbridge.CreateEventBusInput{Name: aws.String(bus)}); err != nil {
+		t.Fatal(err)
+	}
+	return bus
+}
+
+// TestInvocation starts the function as Lambda would, against moto, and
+// sends it a batch with a bad message among good ones: it answers with
+// that message alone as a batch item failure.
+func TestInvocation(t *testing.T) {
+	endpoint := testenv.Moto(t)
+	bus := createBus(t, testenv.AWSConfig(endpoint))
+	event, err := os.ReadFile("../../events/notify/bad-mixed.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, out := invoke(t, endpoint, event, "EVENT_BUS_NAME="+bus)
 	want := `invocation/req-1/response {"batchItemFailures":[{"itemIdentifier":"bad00000-0000-4000-8000-000000000006"}]}`
-	if strings.TrimSpace(got) != want {
+	if got != want {
 		t.Fatalf("function answered %q\nwant %s\noutput:\n%s", got, want, out)
 	}
 
@@ -171,5 +204,51 @@ func TestInvocation(t *testing.T) {
 	}
 	if published != 2 {
 		t.Errorf("%d published lines, want 2; output:\n%s", published, out)
+	}
+}
+
+// TestInvocationAllSinks runs the function with SNS and Slack on, the
+// webhook URL in a Secrets Manager secret ({"url": …}) and Slack's
+// stand-in behind it: both good messages reach the bus, the topic and
+// Slack, and the function's output never shows the webhook URL.
+func TestInvocationAllSinks(t *testing.T) {
+	endpoint := testenv.Moto(t)
+	cfg := testenv.AWSConfig(endpoint)
+	bus := createBus(t, cfg)
+	topic, err := sns.NewFromConfig(cfg).CreateTopic(t.Context(), &sns.CreateTopicInput{Name: aws.String(testenv.Name(t, "notify-main"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slackSrv := slacktest.NewServer()
+	defer slackSrv.Close()
+	secret := testenv.Name(t, "jobwatch/slack")
+	if _, err := secretsmanager.NewFromConfig(cfg).CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
+		Name: aws.String(secret), SecretString: aws.String(`{"url": "` + slackSrv.URL() + `"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	event, err := os.ReadFile("../../events/notify/bad-mixed.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, out := invoke(t, endpoint, event, "EVENT_BUS_NAME="+bus, "LOG_LEVEL=DEBUG",
+		"SNS_TOPIC_ARN="+aws.ToString(topic.TopicArn),
+		"SLACK_WEBHOOK_PARAMETER=secretsmanager:"+secret, "SLACK_WEBHOOK_ALLOW_INSECURE_LOCAL=true")
+	want := `invocation/req-1/response {"batchItemFailures":[{"itemIdentifier":"bad00000-0000-4000-8000-000000000006"}]}`
+	if got != want {
+		t.Fatalf("function answered %q\nwant %s\noutput:\n%s", got, want, out)
+	}
+	var texts []string
+	for _, m := range slackSrv.Messages() {
+		texts = append(texts, m.Text)
+	}
+	if len(texts) != 2 || !strings.HasPrefix(texts[0], ":white_check_mark: UpdateBackendAuth completed on d4mix01/dev") ||
+		!strings.HasPrefix(texts[1], ":x: DeleteBackend failed on d4mix01/dev2") {
+		t.Errorf("Slack got %q", texts)
+	}
+	if !strings.Contains(out.String(), `"msg":"notify starting","sinks":["eventbridge","sns","slack"]`) {
+		t.Errorf("the start line does not list the three sinks:\n%s", out)
+	}
+	if strings.Contains(out.String(), slackSrv.Token()) {
+		t.Errorf("the output shows the webhook URL:\n%s", out)
 	}
 }

@@ -3,7 +3,9 @@ package notify
 import (
 	"log/slog"
 	"regexp"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/logging"
@@ -21,14 +23,44 @@ type Config struct {
 	AccountID, Region string
 	// LogLevel is the lowest level logged (LOG_LEVEL).
 	LogLevel slog.Level
+
+	// SNSTopicARN is the topic notifications go to (SNS_TOPIC_ARN);
+	// empty: the SNS sink is off.
+	SNSTopicARN string
+	// SNSStatuses are the statuses published to the topic (SNS_STATUSES,
+	// comma separated); every known status by default.
+	SNSStatuses []string
+	// SlackWebhook names the SSM parameter or secret holding the Slack
+	// webhook URL (SLACK_WEBHOOK_PARAMETER, "ssm:/name" or
+	// "secretsmanager:name"); zero: the Slack sink is off. The URL itself
+	// is never in the environment.
+	SlackWebhook SecretRef
+	// SlackStatuses are the statuses posted to Slack (SLACK_STATUSES);
+	// the terminal ones by default, not STILL_RUNNING.
+	SlackStatuses []string
+	// SlackWebhookTTL is how long the webhook URL read is used before it
+	// is read again (SLACK_WEBHOOK_TTL, default 5m).
+	SlackWebhookTTL time.Duration
+	// SlackAllowInsecureLocal lets the webhook URL be http://127.0.0.1:<port>/…,
+	// for a local stand-in (SLACK_WEBHOOK_ALLOW_INSECURE_LOCAL=true); off
+	// by default, and never set by the template.
+	SlackAllowInsecureLocal bool
 }
+
+// Default routing: SNS gets every status (subscriptions filter), Slack
+// the ends of jobs.
+var (
+	DefaultSNSStatuses   = []string{contract.StatusCompleted, contract.StatusFailed, contract.StatusTimedOut, contract.StatusLost, contract.StatusStillRunning}
+	DefaultSlackStatuses = []string{contract.StatusCompleted, contract.StatusFailed, contract.StatusTimedOut, contract.StatusLost}
+)
 
 // The shapes EventBridge and ARNs accept; a value that cannot work fails
 // at start rather than on every message.
 var (
-	busNamePattern = regexp.MustCompile(`^(arn:aws[\w-]*:events:[a-z]+-[a-z]+-[\w-]+:[0-9]{12}:event-bus/)?[/.\-_A-Za-z0-9]{1,256}$`)
-	accountPattern = regexp.MustCompile(`^[0-9]{12}$`)
-	regionPattern  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+	busNamePattern  = regexp.MustCompile(`^(arn:aws[\w-]*:events:[a-z]+-[a-z]+-[\w-]+:[0-9]{12}:event-bus/)?[/.\-_A-Za-z0-9]{1,256}$`)
+	topicARNPattern = regexp.MustCompile(`^arn:aws[\w-]*:sns:[a-z]{2}(-[a-z]+)+-[0-9]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$`)
+	accountPattern  = regexp.MustCompile(`^[0-9]{12}$`)
+	regionPattern   = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 )
 
 // LoadConfig reads the configuration from env, returning an error that
@@ -62,5 +94,43 @@ func LoadConfig(env *settings.Env) (Config, error) {
 	if c.LogLevel, err = logging.ParseLevel(level); err != nil {
 		bad("LOG_LEVEL", "%v", err)
 	}
+
+	c.SNSTopicARN = env.String("SNS_TOPIC_ARN", "")
+	switch {
+	case c.SNSTopicARN == "":
+	case !topicARNPattern.MatchString(c.SNSTopicARN):
+		bad("SNS_TOPIC_ARN", "is %q; want a topic ARN such as arn:aws:sns:us-east-1:123456789012:jobwatch", c.SNSTopicARN)
+	case strings.HasSuffix(c.SNSTopicARN, ".fifo"):
+		bad("SNS_TOPIC_ARN", "is %q, a FIFO topic; notify publishes to a standard topic", c.SNSTopicARN)
+	}
+	c.SNSStatuses = statuses(env, "SNS_STATUSES", DefaultSNSStatuses)
+	if ref := env.String("SLACK_WEBHOOK_PARAMETER", ""); ref != "" {
+		if c.SlackWebhook, err = ParseSecretRef(ref); err != nil {
+			bad("SLACK_WEBHOOK_PARAMETER", "%v", err)
+		}
+	}
+	c.SlackStatuses = statuses(env, "SLACK_STATUSES", DefaultSlackStatuses)
+	c.SlackWebhookTTL = env.Duration("SLACK_WEBHOOK_TTL", 5*time.Minute, time.Second, 24*time.Hour)
+	c.SlackAllowInsecureLocal = env.OneOf("SLACK_WEBHOOK_ALLOW_INSECURE_LOCAL", "false", "false", "true") == "true"
 	return c, env.Err()
+}
+
+// statuses reads a comma-separated list of status names, def when unset.
+func statuses(env *settings.Env, name string, def []string) []string {
+	list := env.List(name)
+	if list == nil {
+		return slices.Clone(def)
+	}
+	var out []string
+	for _, s := range list {
+		s = strings.ToUpper(s)
+		if !contract.IsKnownStatus(s) {
+			env.Check(name, false, "names %q; want statuses among %s", s, strings.Join(DefaultSNSStatuses, ", "))
+			continue
+		}
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }

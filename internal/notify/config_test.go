@@ -2,8 +2,10 @@ package notify
 
 import (
 	"log/slog"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jobwatch/jobwatch/internal/settings"
 )
@@ -28,13 +30,56 @@ func TestLoadConfig(t *testing.T) {
 		wantErrs []string // each must appear in the error
 	}{
 		"defaults": {
-			env:  valid,
-			want: Config{EventBusName: "jobwatch", EventSource: "jobwatch.amplifybackend", AccountID: "123456789012", Region: "eu-west-1", LogLevel: slog.LevelInfo},
+			env: valid,
+			want: Config{EventBusName: "jobwatch", EventSource: "jobwatch.amplifybackend", AccountID: "123456789012", Region: "eu-west-1", LogLevel: slog.LevelInfo,
+				SNSStatuses:   []string{"COMPLETED", "FAILED", "TIMED_OUT", "LOST", "STILL_RUNNING"},
+				SlackStatuses: []string{"COMPLETED", "FAILED", "TIMED_OUT", "LOST"}, SlackWebhookTTL: 5 * time.Minute},
 		},
 		"everything set": {
-			env: with("EVENT_BUS_NAME", "arn:aws:events:eu-west-1:123456789012:event-bus/ops", "EVENT_SOURCE", "acme.jobs", "LOG_LEVEL", "debug"),
+			env: with("EVENT_BUS_NAME", "arn:aws:events:eu-west-1:123456789012:event-bus/ops", "EVENT_SOURCE", "acme.jobs", "LOG_LEVEL", "debug",
+				"SNS_TOPIC_ARN", "arn:aws:sns:eu-west-1:123456789012:jobwatch-NotificationTopic-AbC123", "SNS_STATUSES", "failed, TIMED_OUT,FAILED",
+				"SLACK_WEBHOOK_PARAMETER", "ssm:/jobwatch/slack-webhook", "SLACK_STATUSES", "FAILED,STILL_RUNNING", "SLACK_WEBHOOK_TTL", "1m",
+				"SLACK_WEBHOOK_ALLOW_INSECURE_LOCAL", "true"),
 			want: Config{EventBusName: "arn:aws:events:eu-west-1:123456789012:event-bus/ops", EventSource: "acme.jobs",
-				AccountID: "123456789012", Region: "eu-west-1", LogLevel: slog.LevelDebug},
+				AccountID: "123456789012", Region: "eu-west-1", LogLevel: slog.LevelDebug,
+				SNSTopicARN: "arn:aws:sns:eu-west-1:123456789012:jobwatch-NotificationTopic-AbC123", SNSStatuses: []string{"FAILED", "TIMED_OUT"},
+				SlackWebhook: SecretRef{Store: "ssm", Name: "/jobwatch/slack-webhook"}, SlackStatuses: []string{"FAILED", "STILL_RUNNING"},
+				SlackWebhookTTL: time.Minute, SlackAllowInsecureLocal: true},
+		},
+		"webhook in Secrets Manager": {
+			env: with("SLACK_WEBHOOK_PARAMETER", "secretsmanager:jobwatch/slack"),
+			want: Config{EventBusName: "jobwatch", EventSource: "jobwatch.amplifybackend", AccountID: "123456789012", Region: "eu-west-1", LogLevel: slog.LevelInfo,
+				SNSStatuses:  []string{"COMPLETED", "FAILED", "TIMED_OUT", "LOST", "STILL_RUNNING"},
+				SlackWebhook: SecretRef{Store: "secretsmanager", Name: "jobwatch/slack"}, SlackStatuses: []string{"COMPLETED", "FAILED", "TIMED_OUT", "LOST"},
+				SlackWebhookTTL: 5 * time.Minute},
+		},
+		"unknown status to SNS": {
+			env:      with("SNS_STATUSES", "FAILED,CANCELLED"),
+			wantErrs: []string{`setting SNS_STATUSES: names "CANCELLED"; want statuses among COMPLETED, FAILED, TIMED_OUT, LOST, STILL_RUNNING`},
+		},
+		"unknown status to Slack": {
+			env:      with("SLACK_STATUSES", "DONE"),
+			wantErrs: []string{`setting SLACK_STATUSES: names "DONE"`},
+		},
+		"not a topic ARN": {
+			env:      with("SNS_TOPIC_ARN", "jobwatch-notifications"),
+			wantErrs: []string{`setting SNS_TOPIC_ARN: is "jobwatch-notifications"; want a topic ARN`},
+		},
+		"FIFO topic": {
+			env:      with("SNS_TOPIC_ARN", "arn:aws:sns:eu-west-1:123456789012:jobs.fifo"),
+			wantErrs: []string{"setting SNS_TOPIC_ARN: is \"arn:aws:sns:eu-west-1:123456789012:jobs.fifo\", a FIFO topic"},
+		},
+		"webhook parameter without a store": {
+			env:      with("SLACK_WEBHOOK_PARAMETER", "/jobwatch/slack-webhook"),
+			wantErrs: []string{`setting SLACK_WEBHOOK_PARAMETER: is "/jobwatch/slack-webhook"; want ssm:<parameter name> or secretsmanager:<secret name>`},
+		},
+		"insecure-local switch not a boolean": {
+			env:      with("SLACK_WEBHOOK_ALLOW_INSECURE_LOCAL", "yes"),
+			wantErrs: []string{`setting SLACK_WEBHOOK_ALLOW_INSECURE_LOCAL: is "yes"; want one of false, true`},
+		},
+		"webhook TTL out of range": {
+			env:      with("SLACK_WEBHOOK_TTL", "0s"),
+			wantErrs: []string{"setting SLACK_WEBHOOK_TTL: is 0s; want between 1s and 24h0m0s"},
 		},
 		"nothing set": {
 			env:      map[string]string{},
@@ -79,7 +124,7 @@ func TestLoadConfig(t *testing.T) {
 				if err != nil {
 					t.Fatalf("LoadConfig: %v", err)
 				}
-				if got != tc.want {
+				if !reflect.DeepEqual(got, tc.want) {
 					t.Errorf("config = %+v, want %+v", got, tc.want)
 				}
 				return

@@ -70,7 +70,8 @@ func NewEventBridge(client eventPutter, opts EventBridgeOptions) *EventBridge {
 // Name implements Sink.
 func (*EventBridge) Name() string { return "eventbridge" }
 
-// EntryError is EventBridge's verdict on one entry of a PutEvents call.
+// EntryError is a service's verdict on one entry of a batch call:
+// EventBridge's PutEvents, SNS's PublishBatch.
 type EntryError struct {
 	Code, Message string
 }
@@ -137,7 +138,7 @@ func (s *EventBridge) Publish(ctx context.Context, changes []Change) []error {
 
 	for attempt := 1; len(pending) > 0; attempt++ {
 		if attempt > 1 {
-			if err := s.wait(ctx, attempt-1); err != nil {
+			if err := backoffSleep(ctx, s.backoff, attempt-1); err != nil {
 				for _, i := range pending {
 					p.errs[i] = fmt.Errorf("%w (not resent: %w)", p.errs[i], err)
 				}
@@ -206,23 +207,16 @@ func (s *EventBridge) put(ctx context.Context, p *publishing, idx []int) (resend
 	return resend
 }
 
-// wait sleeps before resend number n, or until ctx is done.
-func (s *EventBridge) wait(ctx context.Context, n int) error {
+// backoffSleep sleeps before resend number n, or until ctx is done.
+func backoffSleep(ctx context.Context, b *retry.ExponentialJitterBackoff, n int) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	d, err := s.backoff.BackoffDelay(n, nil)
+	d, err := b.BackoffDelay(n, nil)
 	if err != nil {
 		return fmt.Errorf("backoff: %w", err)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return sleep(ctx, d)
 }
 
 // chunks splits the indexes into PutEvents calls within the limits,

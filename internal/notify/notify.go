@@ -34,7 +34,8 @@ type Sink interface {
 }
 
 // Notifier publishes the status changes of completions-queue messages to
-// every one of its sinks; the sinks of a batch run side by side.
+// every one of its sinks; the sinks of a batch run side by side. A sink
+// meant for some statuses only is wrapped with Only.
 type Notifier struct {
 	sinks []Sink
 	log   *slog.Logger
@@ -86,7 +87,7 @@ func (n *Notifier) publishAll(ctx context.Context, changes []Change, redeliver m
 	results := make([][]error, len(n.sinks))
 	var wg sync.WaitGroup
 	for i, sink := range n.sinks {
-		wg.Go(func() { results[i] = n.publish(ctx, sink, changes) })
+		wg.Go(func() { results[i] = publishTo(ctx, sink, changes) })
 	}
 	wg.Wait()
 
@@ -109,8 +110,8 @@ func (n *Notifier) publishAll(ctx context.Context, changes []Change, redeliver m
 	}
 }
 
-// publish runs one sink, holding it to one result per change.
-func (n *Notifier) publish(ctx context.Context, sink Sink, changes []Change) []error {
+// publishTo runs one sink, holding it to one result per change.
+func publishTo(ctx context.Context, sink Sink, changes []Change) []error {
 	errs := sink.Publish(ctx, changes)
 	if len(errs) == len(changes) {
 		return errs

@@ -46,6 +46,12 @@ func localFacts(t *testing.T, app *Application, params map[string]string) Facts 
 	for _, tb := range app.Tables {
 		f.Refs[tb.LogicalID] = "jobwatch-local-" + tb.LogicalID
 	}
+	for _, tp := range app.Topics {
+		name := "jobwatch-local-" + tp.LogicalID
+		f.Refs[tp.LogicalID] = "arn:aws:sns:" + region + ":" + account + ":" + name
+		f.Attrs[tp.LogicalID+".TopicArn"] = f.Refs[tp.LogicalID]
+		f.Attrs[tp.LogicalID+".TopicName"] = name
+	}
 	return f
 }
 
@@ -106,6 +112,9 @@ func TestProjectTemplateEnvironment(t *testing.T) {
 					"EVENT_SOURCE":   "jobwatch.amplifybackend",
 					"ACCOUNT_ID":     "123456789012",
 					"LOG_LEVEL":      "INFO",
+					"SNS_TOPIC_ARN":  "arn:aws:sns:us-east-1:123456789012:jobwatch-local-NotificationTopic",
+					"SNS_STATUSES":   "COMPLETED,FAILED,TIMED_OUT,LOST,STILL_RUNNING",
+					"SLACK_STATUSES": "COMPLETED,FAILED,TIMED_OUT,LOST",
 				},
 			},
 		},
@@ -113,6 +122,8 @@ func TestProjectTemplateEnvironment(t *testing.T) {
 			params: map[string]string{
 				"AllowedAppIds": "d9zz", "EventSource": "acme.jobs", "JobDeadline": "90m", "WaitDeadline": "2h",
 				"PollPolicy": "fixed-2s", "LogLevel": "DEBUG",
+				"SlackWebhookParameter": "ssm:/jobwatch/slack-webhook", "SlackStatuses": "FAILED,STILL_RUNNING", "SnsStatuses": "FAILED",
+				"NotificationEmail": "ops@example.com", "NotificationEmailStatuses": "FAILED,LOST",
 			},
 			want: map[string]map[string]string{
 				"SubmitFunction": {
@@ -136,10 +147,14 @@ func TestProjectTemplateEnvironment(t *testing.T) {
 					"LOG_LEVEL":             "DEBUG",
 				},
 				"NotifyFunction": {
-					"EVENT_BUS_NAME": "jobwatch-local",
-					"EVENT_SOURCE":   "acme.jobs",
-					"ACCOUNT_ID":     "123456789012",
-					"LOG_LEVEL":      "DEBUG",
+					"EVENT_BUS_NAME":          "jobwatch-local",
+					"EVENT_SOURCE":            "acme.jobs",
+					"ACCOUNT_ID":              "123456789012",
+					"LOG_LEVEL":               "DEBUG",
+					"SNS_TOPIC_ARN":           "arn:aws:sns:us-east-1:123456789012:jobwatch-local-NotificationTopic",
+					"SNS_STATUSES":            "FAILED",
+					"SLACK_WEBHOOK_PARAMETER": "ssm:/jobwatch/slack-webhook",
+					"SLACK_STATUSES":          "FAILED,STILL_RUNNING",
 				},
 			},
 		},
@@ -173,7 +188,19 @@ func TestProjectTemplateParameters(t *testing.T) {
 		"known poll policies":    {map[string]string{"AllowedAppIds": "d1", "PollPolicy": "fast"}, "parameter PollPolicy: is \"fast\"; want one of jobwatch, jobwatch-economy, fixed-2s, fixed-10s, waiter-2s-120s"},
 		"deadline is a duration": {map[string]string{"AllowedAppIds": "d1", "JobDeadline": "6 hours"}, "parameter JobDeadline"},
 		"log levels":             {map[string]string{"AllowedAppIds": "d1", "LogLevel": "TRACE"}, "parameter LogLevel"},
-		"valid":                  {map[string]string{"AllowedAppIds": "d1abc23", "JobDeadline": "1h30m", "WaitDeadline": "45m"}, ""},
+		"webhook by name, not URL": {map[string]string{"AllowedAppIds": "d1", "SlackWebhookParameter": "https://hooks.slack.com/services/T/B/x"},
+			"parameter SlackWebhookParameter"},
+		"webhook in a known store": {map[string]string{"AllowedAppIds": "d1", "SlackWebhookParameter": "vault:slack"}, "parameter SlackWebhookParameter"},
+		"SSM names start with /":   {map[string]string{"AllowedAppIds": "d1", "SlackWebhookParameter": "ssm:slack"}, "parameter SlackWebhookParameter"},
+		"secret by name, not ARN": {map[string]string{"AllowedAppIds": "d1", "SlackWebhookParameter": "secretsmanager:arn:aws:secretsmanager:us-east-1:123456789012:secret:x"},
+			"parameter SlackWebhookParameter"},
+		"known Slack statuses": {map[string]string{"AllowedAppIds": "d1", "SlackStatuses": "FAILED,DONE"}, "parameter SlackStatuses"},
+		"known SNS statuses":   {map[string]string{"AllowedAppIds": "d1", "SnsStatuses": ""}, "parameter SnsStatuses"},
+		"an email address":     {map[string]string{"AllowedAppIds": "d1", "NotificationEmail": "ops"}, "parameter NotificationEmail"},
+		"email statuses":       {map[string]string{"AllowedAppIds": "d1", "NotificationEmailStatuses": "FAILED,BAD"}, `parameter NotificationEmailStatuses: is "BAD"`},
+		"notifications valid": {map[string]string{"AllowedAppIds": "d1", "SlackWebhookParameter": "secretsmanager:jobwatch/slack",
+			"SlackStatuses": "FAILED", "SnsStatuses": "FAILED,TIMED_OUT", "NotificationEmail": "ops@example.com", "NotificationEmailStatuses": "LOST"}, ""},
+		"valid": {map[string]string{"AllowedAppIds": "d1abc23", "JobDeadline": "1h30m", "WaitDeadline": "45m"}, ""},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

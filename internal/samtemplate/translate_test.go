@@ -81,11 +81,18 @@ func translated(t *testing.T) (map[string]any, *Application) {
 // read off the resolved values.
 func symbolic(t *testing.T, app *Application) *Resolver {
 	t.Helper()
-	f := Facts{Region: "us-east-1", AccountID: "123456789012", StackName: "jobwatch", Parameters: translateParams,
+	return symbolicWith(t, app, translateParams)
+}
+
+// symbolicWith is symbolic with other parameter values: the translation
+// keeps the template's conditions, so one translation serves them all.
+func symbolicWith(t *testing.T, app *Application, params map[string]string) *Resolver {
+	t.Helper()
+	f := Facts{Region: "us-east-1", AccountID: "123456789012", StackName: "jobwatch", Parameters: params,
 		Refs: map[string]string{}, Attrs: map[string]string{}}
 	for id := range app.Resources {
 		f.Refs[id] = id
-		for _, attr := range []string{"Arn", "QueueName", "QueueUrl", "Name"} {
+		for _, attr := range []string{"Arn", "QueueName", "QueueUrl", "Name", "TopicName", "TopicArn"} {
 			f.Attrs[id+"."+attr] = id + "." + attr
 		}
 	}
@@ -338,11 +345,11 @@ func TestTranslatedIAM(t *testing.T) {
 			}
 		}
 		var granted []string
-		for _, policy := range p["Policies"].([]any) {
-			doc := policy.(map[string]any)["PolicyDocument"].(map[string]any)
+		for _, policy := range rolePolicies(t, r, p) {
+			doc := policy["PolicyDocument"].(map[string]any)
 			for _, st := range asList(doc["Statement"]) {
 				stmt := st.(map[string]any)
-				name := id + " " + policy.(map[string]any)["PolicyName"].(string)
+				name := id + " " + policy["PolicyName"].(string)
 				if stmt["NotAction"] != nil || stmt["NotResource"] != nil {
 					t.Errorf("%s: NotAction/NotResource grant more than they name", name)
 				}
@@ -391,6 +398,140 @@ func TestTranslatedIAM(t *testing.T) {
 	}
 }
 
+// rolePolicies returns a role's inline policies as r's parameters make
+// them: a policy under Fn::If is there or not.
+func rolePolicies(t *testing.T, r *Resolver, role map[string]any) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, p := range role["Policies"].([]any) {
+		v, err := r.Resolve(Expr{p})
+		if err != nil {
+			t.Fatalf("resolve policy %s: %v", Expr{p}, err)
+		}
+		if v != nil {
+			out = append(out, v.(map[string]any))
+		}
+	}
+	return out
+}
+
+// TestTranslatedNotifyPermissions pins what notify may do beyond its queue
+// and bus: publish to the notification topic, and read the one SSM
+// parameter or secret SlackWebhookParameter names, if any.
+func TestTranslatedNotifyPermissions(t *testing.T) {
+	raw, app := translated(t)
+	role := resources(raw, "AWS::IAM::Role")["NotifyFunctionRole"]
+	for name, tc := range map[string]struct {
+		webhook string
+		want    []string // "action resource" beyond the queue and bus
+	}{
+		"Slack off": {webhook: "",
+			want: []string{"sns:Publish arn:aws:sns:us-east-1:123456789012:NotificationTopic.TopicName"}},
+		"webhook in SSM": {webhook: "ssm:/jobwatch/slack-webhook", want: []string{
+			"sns:Publish arn:aws:sns:us-east-1:123456789012:NotificationTopic.TopicName",
+			"ssm:GetParameter arn:aws:ssm:us-east-1:123456789012:parameter/jobwatch/slack-webhook",
+		}},
+		"webhook in Secrets Manager": {webhook: "secretsmanager:jobwatch/slack", want: []string{
+			"secretsmanager:GetSecretValue arn:aws:secretsmanager:us-east-1:123456789012:secret:jobwatch/slack-??????",
+			"sns:Publish arn:aws:sns:us-east-1:123456789012:NotificationTopic.TopicName",
+		}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			params := map[string]string{"SlackWebhookParameter": tc.webhook}
+			for k, v := range translateParams {
+				params[k] = v
+			}
+			r := symbolicWith(t, app, params)
+			var got []string
+			for _, policy := range rolePolicies(t, r, role) {
+				for _, st := range asList(policy["PolicyDocument"].(map[string]any)["Statement"]) {
+					stmt := st.(map[string]any)
+					for _, a := range mustStrings(t, r, stmt["Action"]) {
+						if strings.HasPrefix(a, "sqs:") || strings.HasPrefix(a, "events:") {
+							continue
+						}
+						for _, res := range mustStrings(t, r, stmt["Resource"]) {
+							got = append(got, a+" "+res)
+						}
+					}
+				}
+			}
+			sort.Strings(got)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("notify may\n%q\nwant\n%q", got, tc.want)
+			}
+			env, err := r.Environment(&Function{LogicalID: "NotifyFunction", Environment: notifyEnvironment(t, raw)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, set := env["SLACK_WEBHOOK_PARAMETER"]; got != tc.webhook || set != (tc.webhook != "") {
+				t.Errorf("SLACK_WEBHOOK_PARAMETER = %q (set %v), want %q", got, set, tc.webhook)
+			}
+		})
+	}
+}
+
+// notifyEnvironment is NotifyFunction's environment in the translation.
+func notifyEnvironment(t *testing.T, raw map[string]any) map[string]Expr {
+	t.Helper()
+	vars := resources(raw, "AWS::Lambda::Function")["NotifyFunction"]["Environment"].(map[string]any)["Variables"].(map[string]any)
+	env := map[string]Expr{}
+	for k, v := range vars {
+		env[k] = Expr{v}
+	}
+	return env
+}
+
+// TestTranslatedNotificationTopic checks the topic is encrypted and the
+// email subscription exists only with an address, filtered on status.
+func TestTranslatedNotificationTopic(t *testing.T) {
+	raw, app := translated(t)
+	topics := resources(raw, "AWS::SNS::Topic")
+	if len(topics) != 1 || topics["NotificationTopic"]["KmsMasterKeyId"] != "alias/aws/sns" {
+		t.Errorf("topics = %v; want NotificationTopic encrypted with alias/aws/sns", topics)
+	}
+	subs := resources(raw, "AWS::SNS::Subscription")
+	sub, ok := subs["NotificationEmailSubscription"]
+	if len(subs) != 1 || !ok {
+		t.Fatalf("subscriptions = %v; want NotificationEmailSubscription", sortedKeys(subs))
+	}
+	if cond := raw["Resources"].(map[string]any)["NotificationEmailSubscription"].(map[string]any)["Condition"]; cond != "HasNotificationEmail" {
+		t.Errorf("subscription condition = %v; want HasNotificationEmail", cond)
+	}
+	for name, tc := range map[string]struct {
+		params     map[string]string
+		wantOn     bool
+		wantFilter string
+	}{
+		"no address":        {params: map[string]string{}, wantOn: false, wantFilter: `{"status":["FAILED","TIMED_OUT"]}`},
+		"address, defaults": {params: map[string]string{"NotificationEmail": "ops@example.com"}, wantOn: true, wantFilter: `{"status":["FAILED","TIMED_OUT"]}`},
+		"address, lost too": {params: map[string]string{"NotificationEmail": "ops@example.com", "NotificationEmailStatuses": "FAILED,TIMED_OUT,LOST"},
+			wantOn: true, wantFilter: `{"status":["FAILED","TIMED_OUT","LOST"]}`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			for k, v := range translateParams {
+				tc.params[k] = v
+			}
+			r := symbolicWith(t, app, tc.params)
+			on, err := r.Condition("HasNotificationEmail")
+			if err != nil || on != tc.wantOn {
+				t.Errorf("HasNotificationEmail = %v, %v; want %v", on, err, tc.wantOn)
+			}
+			filter, err := r.Resolve(Expr{sub["FilterPolicy"]})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := json.Marshal(filter); string(got) != tc.wantFilter || sub["FilterPolicyScope"] != "MessageAttributes" {
+				t.Errorf("filter policy = %s (scope %v); want %s on MessageAttributes", got, sub["FilterPolicyScope"], tc.wantFilter)
+			}
+			if tc.wantOn && (sub["Protocol"] != "email" || mustString(t, r, sub["Endpoint"]) != tc.params["NotificationEmail"] ||
+				mustString(t, r, sub["TopicArn"]) != "NotificationTopic") {
+				t.Errorf("subscription = %v", sub)
+			}
+		})
+	}
+}
+
 func TestTranslatedOutputs(t *testing.T) {
 	raw, app := translated(t)
 	r := symbolic(t, app)
@@ -398,7 +539,7 @@ func TestTranslatedOutputs(t *testing.T) {
 	for _, o := range app.Outputs {
 		outputs[mustString(t, r, o.Value.v)] = true
 	}
-	want := []string{"EventBus", "EventBus.Arn", "StateTable"}
+	want := []string{"EventBus", "EventBus.Arn", "StateTable", "NotificationTopic"}
 	for _, q := range app.Queues {
 		want = append(want, q.LogicalID)
 	}

@@ -1,0 +1,340 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/jobwatch/jobwatch/internal/contract"
+	"github.com/jobwatch/jobwatch/internal/testenv"
+)
+
+// The filter policies of docs/notifications.md, and which changes each
+// lets through. The first is also the template's email subscription's
+// (NotificationEmailStatuses' default).
+var filterPolicies = []struct {
+	policy string
+	want   func(contract.StatusChange) bool
+}{
+	{`{"status": ["FAILED", "TIMED_OUT"]}`, func(s contract.StatusChange) bool {
+		return s.Status == contract.StatusFailed || s.Status == contract.StatusTimedOut
+	}},
+	{`{"appId": ["d1abc23"], "backendEnvironmentName": ["prod"], "status": [{"anything-but": ["STILL_RUNNING"]}]}`, func(s contract.StatusChange) bool {
+		return s.AppID == "d1abc23" && s.BackendEnvironmentName == "prod" && s.Status != contract.StatusStillRunning
+	}},
+	{`{"status": ["FAILED"], "operation": ["CloneBackend", "CreateBackendAuth", "UpdateBackendAuth"], "backendEnvironmentName": [{"prefix": "pr-"}]}`, func(s contract.StatusChange) bool {
+		return s.Status == contract.StatusFailed && slices.Contains([]string{"CloneBackend", "CreateBackendAuth", "UpdateBackendAuth"}, s.Operation) &&
+			strings.HasPrefix(s.BackendEnvironmentName, "pr-")
+	}},
+}
+
+// TestMotoSNSFilterPolicy publishes every events/notify batch, and a few
+// changes on a prod environment, to a topic in moto with an SQS
+// subscriber per filter policy and one without: each filtered queue gets
+// exactly the changes its policy names, the other every change; each
+// notification carries the subject, the summary, the detail and the four
+// attributes.
+func TestMotoSNSFilterPolicy(t *testing.T) {
+	ctx := testenv.Context(t)
+	cfg := testenv.AWSConfig(testenv.Moto(t))
+	snsc, sq := sns.NewFromConfig(cfg), sqs.NewFromConfig(cfg)
+	topic := createTopic(t, snsc)
+	filtered := make([]string, len(filterPolicies))
+	for i, fp := range filterPolicies {
+		// The first without raw delivery: SNS's envelope, with the subject.
+		filtered[i] = subscribeQueue(t, snsc, sq, topic, fp.policy, i > 0)
+	}
+	everything := subscribeQueue(t, snsc, sq, topic, "", true)
+
+	log, _ := newLog()
+	sink := NewSNS(snsc, SNSOptions{TopicARN: topic, Region: testenv.Region, Logger: log})
+	n := New(log, sink)
+	sent := map[string]contract.StatusChange{}
+	for name, fx := range fixtures {
+		ev := readBatch(t, name)
+		resp, err := n.HandleSQS(ctx, ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var failed []string
+		for _, f := range resp.BatchItemFailures {
+			failed = append(failed, f.ItemIdentifier)
+		}
+		if !slices.Equal(failed, fx.wantFailed) {
+			t.Errorf("%s: failures %v, want %v", name, failed, fx.wantFailed)
+		}
+		for _, r := range ev.Records {
+			if s, err := contract.DecodeStatusChange([]byte(r.Body)); err == nil && !slices.Contains(failed, r.MessageId) {
+				sent[s.EventKey] = s
+			}
+		}
+	}
+	prod := changes(contract.StatusCompleted, contract.StatusFailed)
+	for i := range prod {
+		prod[i].BackendEnvironmentName = "prod"
+		prod[i].EventKey = contract.EventKey(prod[i].AppID, "prod", prod[i].JobID, "", prod[i].Status)
+		sent[prod[i].EventKey] = prod[i].StatusChange
+	}
+	if errs := errorTexts(sink.Publish(ctx, prod)); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+
+	// The unfiltered, raw subscriber: every change, the message as
+	// published, with its attributes.
+	all := receiveRaw(t, sq, everything, len(sent))
+	if len(all) != len(sent) {
+		t.Errorf("%d notifications on the unfiltered queue, want %d", len(all), len(sent))
+	}
+	for _, m := range all {
+		_, detail, ok := strings.Cut(aws.ToString(m.Body), "event):\n")
+		s, err := contract.DecodeStatusChange([]byte(detail))
+		if !ok || err != nil || sent[s.EventKey] != s {
+			t.Errorf("notification detail does not match a change sent (%v):\n%s", err, aws.ToString(m.Body))
+			continue
+		}
+		want := map[string]string{"status": s.Status, "operation": s.Operation, "appId": s.AppID, "backendEnvironmentName": s.BackendEnvironmentName}
+		for name, value := range want {
+			a, ok := m.MessageAttributes[name]
+			if !ok || aws.ToString(a.DataType) != "String" || aws.ToString(a.StringValue) != value {
+				t.Errorf("%s: attribute %s = %+v, want String %q", s.EventKey, name, a, value)
+			}
+		}
+	}
+
+	for i, fp := range filterPolicies {
+		var want, got []string
+		for key, s := range sent {
+			if fp.want(s) {
+				want = append(want, key)
+			}
+		}
+		for _, m := range receiveRaw(t, sq, filtered[i], len(want)) {
+			body := aws.ToString(m.Body)
+			var env struct {
+				Subject, Message  string
+				MessageAttributes map[string]struct{ Type, Value string }
+			}
+			if i == 0 {
+				if err := json.Unmarshal([]byte(body), &env); err != nil {
+					t.Fatalf("SNS envelope: %v", err)
+				}
+				body = env.Message
+			}
+			_, detail, _ := strings.Cut(body, "event):\n")
+			s, err := contract.DecodeStatusChange([]byte(detail))
+			if err != nil {
+				t.Fatalf("detail: %v\n%s", err, body)
+			}
+			got = append(got, s.EventKey)
+			if a := env.MessageAttributes["status"]; i == 0 && (env.Subject != SNSSubject(s) || a.Type != "String" || a.Value != s.Status) {
+				t.Errorf("%s: subject %q, status attribute %+v", s.EventKey, env.Subject, a)
+			}
+		}
+		sort.Strings(got)
+		sort.Strings(want)
+		if len(want) == 0 || !slices.Equal(got, want) {
+			t.Errorf("filter policy %s let through\n%v\nwant\n%v", fp.policy, got, want)
+		}
+	}
+}
+
+func createTopic(t *testing.T, c *sns.Client) string {
+	t.Helper()
+	out, err := c.CreateTopic(t.Context(), &sns.CreateTopicInput{Name: aws.String(testenv.Name(t, "jobwatch-notifications")),
+		Attributes: map[string]string{"KmsMasterKeyId": "alias/aws/sns"}})
+	if err != nil {
+		t.Fatalf("create topic: %v", err)
+	}
+	return aws.ToString(out.TopicArn)
+}
+
+// subscribeQueue subscribes a new queue to topic with the filter policy
+// (none when empty), returning the queue's URL.
+func subscribeQueue(t *testing.T, c *sns.Client, sq *sqs.Client, topic, filterPolicy string, raw bool) string {
+	t.Helper()
+	ctx := t.Context()
+	q, err := sq.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(testenv.Name(t, "notify-subscriber"))})
+	if err != nil {
+		t.Fatalf("create queue: %v", err)
+	}
+	attrs, err := sq.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl,
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	subAttrs := map[string]string{"RawMessageDelivery": fmt.Sprint(raw)}
+	if filterPolicy != "" {
+		subAttrs["FilterPolicy"] = filterPolicy
+		subAttrs["FilterPolicyScope"] = "MessageAttributes"
+	}
+	if _, err := c.Subscribe(ctx, &sns.SubscribeInput{TopicArn: aws.String(topic), Protocol: aws.String("sqs"),
+		Endpoint: aws.String(attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)]), Attributes: subAttrs}); err != nil {
+		t.Fatalf("subscribe: %v", err)
+	}
+	return aws.ToString(q.QueueUrl)
+}
+
+// receiveRaw reads a queue until want messages arrived and it is empty,
+// or 10 s passed.
+func receiveRaw(t *testing.T, sq *sqs.Client, queueURL string, want int) []sqstypes.Message {
+	t.Helper()
+	var got []sqstypes.Message
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		out, err := sq.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{
+			QueueUrl: aws.String(queueURL), MaxNumberOfMessages: 10, VisibilityTimeout: 60,
+			MessageAttributeNames: []string{"All"},
+		})
+		if err != nil {
+			t.Fatalf("receive: %v", err)
+		}
+		if len(out.Messages) == 0 {
+			if len(got) >= want {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		got = append(got, out.Messages...)
+	}
+	return got
+}
+
+// fakeTopic stands in for SNS: it checks PublishBatch's limits, records
+// the calls and fails the entries its plan names.
+type fakeTopic struct {
+	mu    sync.Mutex
+	calls [][]snstypes.PublishBatchRequestEntry
+	// fail maps an event key to how many more times its entry fails (-1:
+	// always), as the sender's fault or not.
+	fail        map[string]int
+	senderFault bool
+	callErr     error
+	// drop leaves the entries of these event keys out of the answer.
+	drop map[string]bool
+}
+
+func (f *fakeTopic) PublishBatch(ctx context.Context, in *sns.PublishBatchInput, _ ...func(*sns.Options)) (*sns.PublishBatchOutput, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, in.PublishBatchRequestEntries)
+	size := 0
+	for _, e := range in.PublishBatchRequestEntries {
+		size += snsEntrySize(e)
+	}
+	if n := len(in.PublishBatchRequestEntries); n == 0 || n > maxSNSEntries || size > maxSNSBytes {
+		return nil, fmt.Errorf("fake topic: %d entries, %d bytes in one call", n, size)
+	}
+	if f.callErr != nil {
+		return nil, f.callErr
+	}
+	out := &sns.PublishBatchOutput{}
+	for _, e := range in.PublishBatchRequestEntries {
+		key := snsEventKey(e)
+		switch {
+		case f.drop[key]:
+		case f.fail[key] != 0:
+			f.fail[key]--
+			out.Failed = append(out.Failed, snstypes.BatchResultErrorEntry{Id: e.Id, Code: aws.String("InternalError"),
+				Message: aws.String("fake failure"), SenderFault: f.senderFault})
+		default:
+			out.Successful = append(out.Successful, snstypes.PublishBatchResultEntry{Id: e.Id, MessageId: aws.String("m-" + aws.ToString(e.Id))})
+		}
+	}
+	return out, nil
+}
+
+func snsEventKey(e snstypes.PublishBatchRequestEntry) string {
+	_, detail, _ := strings.Cut(aws.ToString(e.Message), "event):\n")
+	var s contract.StatusChange
+	_ = json.Unmarshal([]byte(detail), &s)
+	return s.EventKey
+}
+
+func TestSNSPublish(t *testing.T) {
+	big := func(n, size int) Change {
+		c := Change{MessageID: fmt.Sprintf("msg-%d", n), StatusChange: change(n, contract.StatusFailed)}
+		c.Error = strings.Repeat("x", size)
+		return c
+	}
+	key := func(n int) string { return change(n, contract.StatusCompleted).EventKey }
+	for name, tc := range map[string]struct {
+		topic     *fakeTopic
+		changes   []Change
+		wantCalls []int // entries per call
+		wantErrs  map[int]string
+	}{
+		"twelve: 10 + 2": {
+			topic: &fakeTopic{}, changes: changes(slices.Repeat([]string{contract.StatusCompleted}, 12)...),
+			wantCalls: []int{10, 2},
+		},
+		"by size": {
+			topic: &fakeTopic{}, changes: []Change{big(1, 100_000), big(2, 100_000), big(3, 100_000)},
+			wantCalls: []int{2, 1},
+		},
+		"one too large fails alone, unsent": {
+			topic: &fakeTopic{}, changes: []Change{big(1, 10), big(2, 300_000)},
+			wantCalls: []int{1}, wantErrs: map[int]string{1: "is 30"},
+		},
+		"SNS's own failure is resent": {
+			topic:   &fakeTopic{fail: map[string]int{key(2): 1}},
+			changes: changes(contract.StatusCompleted, contract.StatusCompleted, contract.StatusCompleted), wantCalls: []int{3, 1},
+		},
+		"failing every time": {
+			topic:   &fakeTopic{fail: map[string]int{key(2): -1}},
+			changes: changes(contract.StatusCompleted, contract.StatusCompleted), wantCalls: []int{2, 1, 1},
+			wantErrs: map[int]string{1: "InternalError: fake failure (after 3 attempts)"},
+		},
+		"the sender's fault is not resent": {
+			topic:   &fakeTopic{fail: map[string]int{key(1): -1}, senderFault: true},
+			changes: changes(contract.StatusCompleted, contract.StatusCompleted), wantCalls: []int{2},
+			wantErrs: map[int]string{0: "publish d1abc23/dev/00000000-0000-4000-8000-000000000001/COMPLETED to topic arn:aws:sns:us-east-1:123456789012:jobwatch-test: InternalError: fake failure"},
+		},
+		"an entry without an answer is resent": {
+			topic:   &fakeTopic{drop: map[string]bool{key(1): true}},
+			changes: changes(contract.StatusCompleted), wantCalls: []int{1, 1, 1},
+			wantErrs: map[int]string{0: "no result for the entry (after 3 attempts)"},
+		},
+		"the call fails": {
+			topic:   &fakeTopic{callErr: errors.New("KMSAccessDenied")},
+			changes: changes(contract.StatusCompleted, contract.StatusFailed), wantCalls: []int{2},
+			wantErrs: map[int]string{0: "KMSAccessDenied", 1: "KMSAccessDenied"},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			log, _ := newLog()
+			s := NewSNS(tc.topic, SNSOptions{TopicARN: "arn:aws:sns:us-east-1:123456789012:jobwatch-test", MaxBackoff: 5 * time.Millisecond, Logger: log})
+			errs := s.Publish(t.Context(), tc.changes)
+			var calls []int
+			for _, c := range tc.topic.calls {
+				calls = append(calls, len(c))
+			}
+			if !slices.Equal(calls, tc.wantCalls) {
+				t.Errorf("entries per call = %v, want %v", calls, tc.wantCalls)
+			}
+			for i, err := range errs {
+				want, ok := tc.wantErrs[i]
+				switch {
+				case !ok && err != nil:
+					t.Errorf("change %d: %v", i, err)
+				case ok && (err == nil || !strings.Contains(err.Error(), want)):
+					t.Errorf("change %d: error %v, want %q", i, err, want)
+				}
+			}
+		})
+	}
+}
