@@ -3,7 +3,10 @@ package contract
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"strings"
 )
 
 // Event names and defaults shared by the template, the functions and users.
@@ -73,10 +76,19 @@ func describeJSONError(err error) error {
 	var typeErr *json.UnmarshalTypeError
 	var syntaxErr *json.SyntaxError
 	switch {
+	case asError(err, &typeErr) && typeErr.Field == "":
+		return fmt.Errorf("not valid here: want a JSON object, not %s", typeErr.Value)
 	case asError(err, &typeErr):
 		return fmt.Errorf("field %q must be %s, not %s", typeErr.Field, typeErr.Type.String(), typeErr.Value)
 	case asError(err, &syntaxErr):
 		return fmt.Errorf("not valid JSON (offset %d)", syntaxErr.Offset)
+	case errors.Is(err, io.EOF):
+		return errors.New("is empty: want a JSON object")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return errors.New("not valid JSON (it ends too early)")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		// DisallowUnknownFields: name the field without the json: prefix.
+		return fmt.Errorf("unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
 	}
 	return err
 }

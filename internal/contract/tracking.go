@@ -37,9 +37,32 @@ type TrackingMessage struct {
 
 // DecodeTrackingMessage reads and checks a tracking message.
 func DecodeTrackingMessage(body []byte) (TrackingMessage, error) {
-	var m TrackingMessage
-	if err := json.Unmarshal(body, &m); err != nil {
-		return m, fmt.Errorf("tracking message: %w", describeJSONError(err))
+	// Times are read apart, so that a bad one is reported by its field.
+	var w struct {
+		TrackingMessage
+		SubmittedAt json.RawMessage `json:"submittedAt"`
+		Deadline    json.RawMessage `json:"deadline"`
+		NotBefore   json.RawMessage `json:"notBefore"`
+	}
+	if err := json.Unmarshal(body, &w); err != nil {
+		return w.TrackingMessage, fmt.Errorf("tracking message: %w", describeJSONError(err))
+	}
+	m := w.TrackingMessage
+	for _, f := range []struct {
+		name string
+		raw  json.RawMessage
+		dst  *time.Time
+	}{{"submittedAt", w.SubmittedAt, &m.SubmittedAt}, {"deadline", w.Deadline, &m.Deadline}} {
+		if err := decodeTime(f.raw, f.dst); err != nil {
+			return m, &FieldError{"tracking message", f.name, err.Error()}
+		}
+	}
+	if len(w.NotBefore) > 0 && string(w.NotBefore) != "null" {
+		var t time.Time
+		if err := decodeTime(w.NotBefore, &t); err != nil {
+			return m, &FieldError{"tracking message", "notBefore", err.Error()}
+		}
+		m.NotBefore = &t
 	}
 	if m.Version < 1 || m.Version > TrackingVersion {
 		return m, &FieldError{"tracking message", "v", fmt.Sprintf("is %d; this version of jobwatch reads 1..%d", m.Version, TrackingVersion)}
@@ -65,3 +88,20 @@ func DecodeTrackingMessage(body []byte) (TrackingMessage, error) {
 }
 
 func asError(err error, target any) bool { return errors.As(err, target) }
+
+// decodeTime reads an RFC 3339 timestamp; an absent one stays zero.
+func decodeTime(raw json.RawMessage, dst *time.Time) error {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return errors.New("must be an RFC 3339 time string")
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return errors.New("must be an RFC 3339 time such as 2026-11-25T12:00:00Z")
+	}
+	*dst = t
+	return nil
+}
