@@ -134,6 +134,8 @@ func TestDemo(t *testing.T) {
 	for _, want := range []string{
 		"summary: 5 jobs", "4 COMPLETED", "1 FAILED", "event: ✖ FAILED    ImportBackendStorage",
 		"UpdateBackendAPI       prod      WAITING", "Admin API calls",
+		"slack: ❌ ImportBackendStorage failed on d1abc23/qa", `sns  : "jobwatch: ImportBackendStorage FAILED on d1abc23/qa" [status=FAILED`,
+		"5 Slack posts, 5 SNS messages",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, stdout)

@@ -22,11 +22,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/jobwatch/jobwatch/internal/amplify/emulator"
 	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/localstack"
+	"github.com/jobwatch/jobwatch/internal/notify/slacktest"
 	"github.com/jobwatch/jobwatch/internal/samtemplate"
 )
 
@@ -71,7 +75,13 @@ type Summary struct {
 	APICallsPerJob float64
 	LagP50, LagMax float64
 	Elapsed        time.Duration
+	// SlackPosts and SNSMessages count what reached the Slack stand-in
+	// and the queue subscribed to the topic.
+	SlackPosts, SNSMessages int
 }
+
+// slackParameter is where the demo stores the Slack webhook URL.
+const slackParameter = "/jobwatch/slack-webhook"
 
 // request is a job the demo submits.
 type request struct {
@@ -155,21 +165,33 @@ func Run(ctx context.Context, o Options, out io.Writer) (*Summary, error) {
 		return nil, err
 	}
 	cfg := localstack.AWSConfig(moto.Endpoint)
+	// Slack: a stand-in webhook whose URL is stored, as in AWS, as an SSM
+	// SecureString that notify reads by name.
+	slackSrv := slacktest.NewServer()
+	defer slackSrv.Close()
+	if _, err := ssm.NewFromConfig(cfg).PutParameter(setupCtx, &ssm.PutParameterInput{Name: aws.String(slackParameter),
+		Value: aws.String(slackSrv.URL()), Type: ssmtypes.ParameterTypeSecureString, Overwrite: aws.Bool(true)}); err != nil {
+		return nil, fmt.Errorf("store the Slack webhook in SSM: %w", err)
+	}
 	stack, err := localstack.Deploy(setupCtx, localstack.Options{
 		App: app, AWS: cfg, StackName: "jobwatch-demo", Region: localstack.Region, AccountID: localstack.Account,
-		Parameters:        map[string]string{"AllowedAppIds": AppID},
+		Parameters:        map[string]string{"AllowedAppIds": AppID, "SlackWebhookParameter": "ssm:" + slackParameter},
 		VisibilityTimeout: 5 * time.Second,
 		FunctionEnv: map[string]string{
 			"AWS_REGION": localstack.Region, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
 			"AWS_ENDPOINT_URL": moto.Endpoint, "AWS_ENDPOINT_URL_AMPLIFYBACKEND": emu.URL,
 			"INITIAL_POLL_DELAY": "2s", "WAIT_RETRY_DELAY": "3s", "NOT_FOUND_GRACE": "30s",
+			// The stand-in listens on plain HTTP on loopback.
+			"SLACK_WEBHOOK_ALLOW_INSECURE_LOCAL": "true",
 		},
 	})
 	if err != nil {
 		return nil, err
 	}
-	say("· created from %s: %d queues (each with a dead-letter queue), event bus %s, table %s",
-		o.Template, len(stack.Queues)/2, stack.Buses["EventBus"].Name, stack.Tables["StateTable"])
+	say("· created from %s: %d queues (each with a dead-letter queue), event bus %s, table %s, topic %s",
+		o.Template, len(stack.Queues)/2, stack.Buses["EventBus"].Name, stack.Tables["StateTable"], stack.Topics["NotificationTopic"].Name)
+	say("· Slack: a webhook stand-in at %s (its URL is an SSM SecureString, %s); SNS: a queue subscribed to the topic",
+		redactedURL(slackSrv.URL()), slackParameter)
 	say("· building the functions and starting them under the Lambda Runtime Interface Emulator")
 	logPath := filepath.Join(work, "functions.log")
 	logFile, err := os.Create(logPath)
@@ -193,6 +215,11 @@ func Run(ctx context.Context, o Options, out io.Writer) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	snsMessages, err := subscribe(ctx, sq, sns.NewFromConfig(cfg), stack.Topics["NotificationTopic"].ARN)
+	if err != nil {
+		return nil, err
+	}
+	slackPosts := slackSrv.Watch(ctx)
 	runCtx, stopRun := context.WithCancel(ctx)
 	var running sync.WaitGroup
 	running.Add(1)
@@ -223,7 +250,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (*Summary, error) {
 	say("progress as the service reports it, and each event as jobwatch announces it:")
 
 	p := &progress{out: out, live: o.Live, jobs: jobs}
-	done := 0
+	done, slackCount, snsCount := 0, 0, 0
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for done < len(jobs) {
@@ -242,8 +269,28 @@ func Run(ctx context.Context, o Options, out io.Writer) (*Summary, error) {
 			j.LagSeconds = lag(ev)
 			done++
 			p.announce(j)
+		case post := <-slackPosts:
+			p.note("slack", slackText(post))
+			slackCount++
+		case m := <-snsMessages:
+			p.note("sns  ", m)
+			snsCount++
 		case <-tick.C:
 			p.draw(false)
+		}
+	}
+	// The last Slack posts and SNS messages may trail the last event.
+	linger := time.After(3 * time.Second)
+	for waiting := true; waiting; {
+		select {
+		case post := <-slackPosts:
+			p.note("slack", slackText(post))
+			slackCount++
+		case m := <-snsMessages:
+			p.note("sns  ", m)
+			snsCount++
+		case <-linger:
+			waiting = false
 		}
 	}
 	p.draw(true)
@@ -252,6 +299,8 @@ func Run(ctx context.Context, o Options, out io.Writer) (*Summary, error) {
 	say("summary: %d jobs in %s — %s", len(jobs), s.Elapsed.Round(time.Second), outcomesText(s.Outcomes))
 	say("         detection lag p50 %.1fs, max %.1fs (from the job's end to its event)", s.LagP50, s.LagMax)
 	say("         %d Admin API calls, %.1f per job (throttled and timed-out calls included)", s.APICalls, s.APICallsPerJob)
+	say("         %d Slack posts, %d SNS messages", slackCount, snsCount)
+	s.SlackPosts, s.SNSMessages = slackCount, snsCount
 	say("         logs of the functions: %s", logPath)
 	if strings.Contains(readFile(logPath), "demo-google-secret-do-not-log") {
 		return s, errors.New("a client secret reached the functions' logs")
@@ -300,6 +349,71 @@ func observe(ctx context.Context, sq *sqs.Client, eb *eventbridge.Client, bus st
 		}
 	}()
 	return ch, nil
+}
+
+// subscribe subscribes a queue to the notification topic and streams
+// each message's subject and attributes.
+func subscribe(ctx context.Context, sq *sqs.Client, sn *sns.Client, topicARN string) (<-chan string, error) {
+	name := "jobwatch-demo-sns"
+	q, err := sq.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)})
+	if err != nil {
+		return nil, err
+	}
+	arn := fmt.Sprintf("arn:aws:sqs:%s:%s:%s", localstack.Region, localstack.Account, name)
+	if _, err := sn.Subscribe(ctx, &sns.SubscribeInput{TopicArn: aws.String(topicARN), Protocol: aws.String("sqs"), Endpoint: aws.String(arn)}); err != nil {
+		return nil, fmt.Errorf("subscribe to the topic: %w", err)
+	}
+	ch := make(chan string, 64)
+	go func() {
+		for ctx.Err() == nil {
+			res, err := sq.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
+			if err != nil {
+				time.Sleep(200 * time.Millisecond)
+				continue
+			}
+			for _, m := range res.Messages {
+				var env struct {
+					Subject           string
+					MessageAttributes map[string]struct{ Value string }
+				}
+				if json.Unmarshal([]byte(aws.ToString(m.Body)), &env) == nil {
+					text := fmt.Sprintf("%q [status=%s operation=%s]", env.Subject,
+						env.MessageAttributes["status"].Value, env.MessageAttributes["operation"].Value)
+					select {
+					case ch <- text:
+					case <-ctx.Done():
+						return
+					}
+				}
+				_, _ = sq.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: q.QueueUrl, ReceiptHandle: m.ReceiptHandle})
+			}
+		}
+	}()
+	return ch, nil
+}
+
+// slackText is the gist of a Slack post as a channel shows it: its
+// header, and the error when there is one.
+func slackText(p slacktest.Post) string {
+	if !p.Accepted() {
+		return fmt.Sprintf("refused (%d %s)", p.Status, p.Answer)
+	}
+	lines := strings.Split(strings.TrimSpace(slacktest.Render(p.Message)), "\n")
+	text := lines[0]
+	for i, l := range lines {
+		if strings.TrimSpace(l) == "Error" && i+1 < len(lines) {
+			text += " — " + strings.TrimSpace(lines[i+1])
+		}
+	}
+	return text + fmt.Sprintf(" (Block Kit, %d blocks)", len(p.Message.Blocks.BlockSet))
+}
+
+// redactedURL shows a webhook URL without its secret path.
+func redactedURL(u string) string {
+	if i := strings.Index(u, "/services/"); i >= 0 {
+		return u[:i] + "/services/***"
+	}
+	return u
 }
 
 func findJob(jobs []*Job, ev contract.StatusChange) *Job {

@@ -63,6 +63,17 @@ func (p *progress) announce(j *Job) {
 	}
 }
 
+// note prints what a notification channel received.
+func (p *progress) note(channel, text string) {
+	if p.live {
+		p.clear()
+	}
+	fmt.Fprintf(p.out, "%s: %s\n", channel, text)
+	if p.live {
+		p.draw(false)
+	}
+}
+
 // draw shows the table (live) or the changes since the last call.
 func (p *progress) draw(final bool) {
 	if !p.live {
