@@ -22,7 +22,7 @@ import (
 	"github.com/jobwatch/jobwatch/internal/testenv"
 )
 
-// The filter policies of docs/notifications.md, and which changes each
+// The filter policies of the README (Notifications, SNS), and which changes each
 // lets through. The first is also the template's email subscription's
 // (NotificationEmailStatuses' default).
 var filterPolicies = []struct {
