@@ -11,7 +11,9 @@
 // webhook URL; empty: no Slack), SLACK_STATUSES (default COMPLETED,
 // FAILED, TIMED_OUT, LOST), SLACK_WEBHOOK_TTL (default 5m),
 // SLACK_WEBHOOK_ALLOW_INSECURE_LOCAL (default false; true admits
-// http://127.0.0.1 webhooks, for local runs only).
+// http://127.0.0.1 webhooks, for local runs only); STATE_TABLE (the
+// DynamoDB table remembering deliveries, so each reaches users once),
+// IDEMPOTENCY_WINDOW (default 7 days).
 package main
 
 import (
@@ -21,6 +23,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -43,19 +46,30 @@ func main() {
 	if err != nil {
 		fail(cfg.LogLevel, "load AWS configuration", err)
 	}
-	sinks := []notify.Sink{notify.NewEventBridge(eventbridge.NewFromConfig(awsCfg), notify.EventBridgeOptions{
+	// Each sink delivers a change once: claimed in the state table before,
+	// remembered after (no table: at least once).
+	once := func(s notify.Sink) notify.Sink { return s }
+	if cfg.StateTable != "" {
+		claims := &notify.DynamoClaims{Client: dynamodb.NewFromConfig(awsCfg), Table: cfg.StateTable}
+		once = func(s notify.Sink) notify.Sink {
+			return notify.Deduplicate(s, claims, notify.IdempotencyOptions{Window: cfg.IdempotencyWindow})
+		}
+	} else {
+		log.Warn("STATE_TABLE is not set: duplicated completion messages may notify twice")
+	}
+	sinks := []notify.Sink{once(notify.NewEventBridge(eventbridge.NewFromConfig(awsCfg), notify.EventBridgeOptions{
 		BusName: cfg.EventBusName,
 		Source:  cfg.EventSource,
 		Region:  cfg.Region,
 		Account: cfg.AccountID,
 		Logger:  log,
-	})}
+	}))}
 	if cfg.SNSTopicARN != "" {
-		sinks = append(sinks, notify.Only(cfg.SNSStatuses, notify.NewSNS(sns.NewFromConfig(awsCfg), notify.SNSOptions{
+		sinks = append(sinks, notify.Only(cfg.SNSStatuses, once(notify.NewSNS(sns.NewFromConfig(awsCfg), notify.SNSOptions{
 			TopicARN: cfg.SNSTopicARN,
 			Region:   cfg.Region,
 			Logger:   log,
-		})))
+		}))))
 	}
 	if !cfg.SlackWebhook.IsZero() {
 		// Built once: the URL read and the rate limit carry over from one
@@ -65,10 +79,10 @@ func main() {
 			AllowInsecureLocal: cfg.SlackAllowInsecureLocal,
 			Logger:             log,
 		})
-		sinks = append(sinks, notify.Only(cfg.SlackStatuses, notify.NewSlack(webhook, notify.SlackOptions{
+		sinks = append(sinks, notify.Only(cfg.SlackStatuses, once(notify.NewSlack(webhook, notify.SlackOptions{
 			Region: cfg.Region,
 			Logger: log,
-		})))
+		}))))
 	}
 	log.Info("notify starting", "sinks", sinkNames(sinks), "snsStatuses", cfg.SNSStatuses,
 		"slackWebhookParameter", cfg.SlackWebhook.String(), "slackStatuses", cfg.SlackStatuses)

@@ -23,6 +23,13 @@ type Config struct {
 	AccountID, Region string
 	// LogLevel is the lowest level logged (LOG_LEVEL).
 	LogLevel slog.Level
+	// StateTable is the DynamoDB table where each sink's deliveries are
+	// claimed and remembered, so a change reaches users once
+	// (STATE_TABLE); empty: no de-duplication.
+	StateTable string
+	// IdempotencyWindow is how long a delivery is remembered
+	// (IDEMPOTENCY_WINDOW, default 7 days).
+	IdempotencyWindow time.Duration
 
 	// SNSTopicARN is the topic notifications go to (SNS_TOPIC_ARN);
 	// empty: the SNS sink is off.
@@ -67,10 +74,12 @@ var (
 // names every missing or bad variable.
 func LoadConfig(env *settings.Env) (Config, error) {
 	c := Config{
-		EventBusName: env.Required("EVENT_BUS_NAME"),
-		EventSource:  env.String("EVENT_SOURCE", contract.DefaultEventSource),
-		AccountID:    env.Required("ACCOUNT_ID"),
-		Region:       env.Required("AWS_REGION"),
+		EventBusName:      env.Required("EVENT_BUS_NAME"),
+		EventSource:       env.String("EVENT_SOURCE", contract.DefaultEventSource),
+		AccountID:         env.Required("ACCOUNT_ID"),
+		Region:            env.Required("AWS_REGION"),
+		StateTable:        env.String("STATE_TABLE", ""),
+		IdempotencyWindow: env.Duration("IDEMPOTENCY_WINDOW", 7*24*time.Hour, time.Hour, 365*24*time.Hour),
 	}
 	level := env.OneOf("LOG_LEVEL", "INFO", "DEBUG", "INFO", "WARN", "ERROR")
 
