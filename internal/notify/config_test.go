@@ -33,7 +33,7 @@ func TestLoadConfig(t *testing.T) {
 			env: valid,
 			want: Config{EventBusName: "jobwatch", EventSource: "jobwatch.amplifybackend", AccountID: "123456789012", Region: "eu-west-1", LogLevel: slog.LevelInfo,
 				SNSStatuses:   []string{"COMPLETED", "FAILED", "TIMED_OUT", "LOST", "STILL_RUNNING"},
-				SlackStatuses: []string{"COMPLETED", "FAILED", "TIMED_OUT", "LOST"}, SlackWebhookTTL: 5 * time.Minute},
+				SlackStatuses: []string{"COMPLETED", "FAILED", "TIMED_OUT", "LOST"}, SlackWebhookTTL: 5 * time.Minute, IdempotencyWindow: 7 * 24 * time.Hour},
 		},
 		"everything set": {
 			env: with("EVENT_BUS_NAME", "arn:aws:events:eu-west-1:123456789012:event-bus/ops", "EVENT_SOURCE", "acme.jobs", "LOG_LEVEL", "debug",
@@ -44,14 +44,14 @@ func TestLoadConfig(t *testing.T) {
 				AccountID: "123456789012", Region: "eu-west-1", LogLevel: slog.LevelDebug,
 				SNSTopicARN: "arn:aws:sns:eu-west-1:123456789012:jobwatch-NotificationTopic-AbC123", SNSStatuses: []string{"FAILED", "TIMED_OUT"},
 				SlackWebhook: SecretRef{Store: "ssm", Name: "/jobwatch/slack-webhook"}, SlackStatuses: []string{"FAILED", "STILL_RUNNING"},
-				SlackWebhookTTL: time.Minute, SlackAllowInsecureLocal: true},
+				SlackWebhookTTL: time.Minute, SlackAllowInsecureLocal: true, IdempotencyWindow: 7 * 24 * time.Hour},
 		},
 		"webhook in Secrets Manager": {
 			env: with("SLACK_WEBHOOK_PARAMETER", "secretsmanager:jobwatch/slack"),
 			want: Config{EventBusName: "jobwatch", EventSource: "jobwatch.amplifybackend", AccountID: "123456789012", Region: "eu-west-1", LogLevel: slog.LevelInfo,
 				SNSStatuses:  []string{"COMPLETED", "FAILED", "TIMED_OUT", "LOST", "STILL_RUNNING"},
 				SlackWebhook: SecretRef{Store: "secretsmanager", Name: "jobwatch/slack"}, SlackStatuses: []string{"COMPLETED", "FAILED", "TIMED_OUT", "LOST"},
-				SlackWebhookTTL: 5 * time.Minute},
+				SlackWebhookTTL: 5 * time.Minute, IdempotencyWindow: 7 * 24 * time.Hour},
 		},
 		"unknown status to SNS": {
 			env:      with("SNS_STATUSES", "FAILED,CANCELLED"),
