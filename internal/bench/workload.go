@@ -68,7 +68,7 @@ func Standard() Workload {
 		Operations: Operations,
 		HintDelay:  5 * time.Second, HintShare: 0.97,
 		InitialPollDelay: 10 * time.Second, NotFoundGrace: 2 * time.Minute, StillRunningAfter: 2 * time.Hour, Deadline: 6 * time.Hour,
-		WaitRetryDelay: 30 * time.Second, WaitDeadline: 6 * time.Hour,
+		WaitRetryDelay: 2 * time.Minute, WaitDeadline: 6 * time.Hour,
 	}
 }
 

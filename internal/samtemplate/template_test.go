@@ -96,7 +96,7 @@ func TestProjectTemplateEnvironment(t *testing.T) {
 					"DEADLINE":              "6h",
 					"WAIT_DEADLINE":         "6h",
 					"INITIAL_POLL_DELAY":    "10s",
-					"WAIT_RETRY_DELAY":      "30s",
+					"WAIT_RETRY_DELAY":      "2m",
 					"LOG_LEVEL":             "INFO",
 				},
 				"PollFunction": {
@@ -136,7 +136,7 @@ func TestProjectTemplateEnvironment(t *testing.T) {
 					"DEADLINE":              "90m",
 					"WAIT_DEADLINE":         "2h",
 					"INITIAL_POLL_DELAY":    "10s",
-					"WAIT_RETRY_DELAY":      "30s",
+					"WAIT_RETRY_DELAY":      "2m",
 					"LOG_LEVEL":             "DEBUG",
 				},
 				"PollFunction": {

@@ -61,7 +61,7 @@ func ReadConfig(env *settings.Env) (Config, error) {
 		WaitDeadline:        env.Duration("WAIT_DEADLINE", 6*time.Hour, time.Second, 30*24*time.Hour),
 		InitialPollDelay:    env.Duration("INITIAL_POLL_DELAY", 10*time.Second, 0, maxDelay),
 		// A zero delay would spin on a busy environment.
-		WaitRetryDelay: env.Duration("WAIT_RETRY_DELAY", 30*time.Second, time.Second, maxDelay),
+		WaitRetryDelay: env.Duration("WAIT_RETRY_DELAY", 2*time.Minute, time.Second, maxDelay),
 		MaxLine:        DefaultMaxLine,
 	}
 	level := env.OneOf("LOG_LEVEL", "INFO", "DEBUG", "INFO", "WARN", "ERROR")

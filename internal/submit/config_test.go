@@ -30,7 +30,7 @@ func TestReadConfigDefaults(t *testing.T) {
 		CompletionsQueueURL: "https://sqs.us-east-1.amazonaws.com/123456789012/completions",
 		StateTable:          "jobwatch-state",
 		Deadline:            6 * time.Hour, WaitDeadline: 6 * time.Hour,
-		InitialPollDelay: 10 * time.Second, WaitRetryDelay: 30 * time.Second,
+		InitialPollDelay: 10 * time.Second, WaitRetryDelay: 2 * time.Minute,
 		MaxLine: DefaultMaxLine, LogLevel: slog.LevelInfo,
 	}
 	if !reflect.DeepEqual(cfg, want) {
