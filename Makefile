@@ -15,7 +15,7 @@ define build-function
 endef
 
 .PHONY: all test vet template-lint unit lint build cli lambdas generate demo clean \
-	build-SubmitFunction build-PollFunction build-NotifyFunction
+	build-SubmitFunction build-PollFunction build-NotifyFunction build-SweepFunction
 
 all: build test
 
@@ -41,7 +41,7 @@ build: cli lambdas
 cli:
 	$(GO) build -o $(BIN)/jobwatch ./cmd/jobwatch
 
-lambdas: build-SubmitFunction build-PollFunction build-NotifyFunction
+lambdas: build-SubmitFunction build-PollFunction build-NotifyFunction build-SweepFunction
 
 build-SubmitFunction:
 	$(call build-function,SubmitFunction,submit)
@@ -51,6 +51,9 @@ build-PollFunction:
 
 build-NotifyFunction:
 	$(call build-function,NotifyFunction,notify)
+
+build-SweepFunction:
+	$(call build-function,SweepFunction,sweep)
 
 ## generate: regenerate internal/amplify from the service model
 generate:

@@ -55,13 +55,19 @@ func TestLocalInvokeSamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var target string
+	for _, r := range st.Stack.Rules {
+		if r.Function == "SubmitFunction" {
+			target = r.Target.URL
+		}
+	}
 	delivered, err := sqs.NewFromConfig(localstack.AWSConfig(moto)).ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
-		QueueUrl: aws.String(st.Stack.Rules[0].Target.URL), WaitTimeSeconds: 2})
+		QueueUrl: aws.String(target), WaitTimeSeconds: 2})
 	if err != nil || len(delivered.Messages) != 1 || !strings.Contains(aws.ToString(delivered.Messages[0].Body), `t-1`) {
 		t.Errorf("the rule did not deliver the job request: %v %v", delivered, err)
 	}
 
-	functions := map[string]string{"submit": "SubmitFunction", "poll": "PollFunction", "notify": "NotifyFunction"}
+	functions := map[string]string{"submit": "SubmitFunction", "poll": "PollFunction", "notify": "NotifyFunction", "sweep": "SweepFunction"}
 	for dirName, fn := range functions {
 		files, _ := filepath.Glob(filepath.Join("../../events", dirName, "*.json"))
 		if len(files) == 0 {
@@ -78,12 +84,20 @@ func TestLocalInvokeSamples(t *testing.T) {
 				}
 				failures, isBatch := resp["batchItemFailures"].([]any)
 				switch {
-				case fn == "SubmitFunction" && !isBatch && bad:
-					if code != 1 || resp["errorMessage"] == nil || !strings.Contains(stderr, "SubmitFunction returned an error") {
-						t.Errorf("bad request: exit %d, response %v", code, resp)
+				case resp["errorMessage"] != nil:
+					// A function error: only a bad sample may cause one.
+					if !bad || code != 1 || !strings.Contains(stderr, fn+" returned an error") {
+						t.Errorf("exit %d, response %v\n%s", code, resp, stderr)
 					}
+				case bad && !isBatch:
+					t.Errorf("bad sample accepted: exit %d, response %v", code, resp)
 				case fn == "SubmitFunction" && !isBatch:
 					if code != 0 || resp["jobId"] == nil || resp["status"] == nil {
+						t.Errorf("exit %d, response %v\n%s", code, resp, stderr)
+					}
+				case !isBatch:
+					// A hint (poll) or a sweep: an answer, no error.
+					if code != 0 {
 						t.Errorf("exit %d, response %v\n%s", code, resp, stderr)
 					}
 				case bad:

@@ -11,12 +11,14 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/jobwatch/jobwatch/internal/amplify"
 	"github.com/jobwatch/jobwatch/internal/logging"
 	"github.com/jobwatch/jobwatch/internal/poll"
 	"github.com/jobwatch/jobwatch/internal/settings"
+	"github.com/jobwatch/jobwatch/internal/tracked"
 )
 
 func main() {
@@ -25,7 +27,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "poll: configuration:", err)
 		os.Exit(1)
 	}
-	lambda.Start(p.HandleSQS)
+	lambda.Start(p.HandleLambda)
 }
 
 // setup reads the configuration once and builds the clients.
@@ -38,6 +40,9 @@ func setup(ctx context.Context) (*poll.Poller, error) {
 	awsCfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if cfg.StateTable != "" {
+		cfg.Tracked = &tracked.Store{Client: dynamodb.NewFromConfig(awsCfg), Table: cfg.StateTable}
 	}
 	cfg.Logger.Info("poll ready", slog.String("policy", cfg.Policy.Name()), slog.Duration("stillRunningAfter", cfg.StillRunningAfter))
 	return poll.New(cfg, amplify.NewFromConfig(awsCfg), sqs.NewFromConfig(awsCfg)), nil

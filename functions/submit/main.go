@@ -19,6 +19,7 @@ import (
 	"github.com/jobwatch/jobwatch/internal/logging"
 	"github.com/jobwatch/jobwatch/internal/settings"
 	"github.com/jobwatch/jobwatch/internal/submit"
+	"github.com/jobwatch/jobwatch/internal/tracked"
 )
 
 func main() {
@@ -44,9 +45,11 @@ func setup(ctx context.Context, env *settings.Env) (*submit.Submitter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
+	db := dynamodb.NewFromConfig(awsCfg)
 	return submit.New(cfg, submit.Clients{
 		AdminAPI: submit.ClientCall(amplify.NewFromConfig(awsCfg)),
 		SQS:      sqs.NewFromConfig(awsCfg),
-		DynamoDB: dynamodb.NewFromConfig(awsCfg),
+		DynamoDB: db,
+		Tracked:  &tracked.Store{Client: db, Table: cfg.StateTable},
 	}, time.Now, logging.New(os.Stdout, cfg.LogLevel))
 }

@@ -225,7 +225,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (*Summary, error) {
 	running.Add(1)
 	go func() {
 		defer running.Done()
-		_ = stack.Run(runCtx, cfg, fns.Invokers(), localstack.RunOptions{RetryDelay: time.Second})
+		_ = stack.Run(runCtx, cfg, fns.Invokers(), localstack.RunOptions{RetryDelay: time.Second, ScheduleEvery: 15 * time.Second})
 	}()
 	defer func() { stopRun(); running.Wait() }()
 

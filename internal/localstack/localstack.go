@@ -69,6 +69,12 @@ type Rule struct {
 	OnFailure                  *Queue
 }
 
+// Schedule is a function's Schedule event: it is invoked every Every.
+type Schedule struct {
+	Event, Expression string
+	Every             time.Duration
+}
+
 // Function is a function with its resolved environment and triggers.
 type Function struct {
 	LogicalID string
@@ -77,6 +83,7 @@ type Function struct {
 	MemoryMB  int
 	Env       map[string]string
 	SQS       []SQSSource
+	Schedules []Schedule
 }
 
 // Stack is what Deploy created; it is saved in the state file of
@@ -314,6 +321,16 @@ func resolveFunction(r *samtemplate.Resolver, f *samtemplate.Function, o Options
 		}
 		fn.SQS = append(fn.SQS, SQSSource{Event: ev.Name, Queue: q, BatchSize: ev.BatchSize, MaxConcurrency: max(ev.MaximumConcurrency, 1)})
 	}
+	for _, sc := range f.Schedules {
+		if !sc.Enabled {
+			continue
+		}
+		expr, err := r.String(sc.Expression)
+		if err != nil {
+			return nil, fmt.Errorf("%s event %s schedule: %w", f.LogicalID, sc.Name, err)
+		}
+		fn.Schedules = append(fn.Schedules, Schedule{Event: sc.Name, Expression: expr, Every: scheduleEvery(expr)})
+	}
 	return fn, nil
 }
 
@@ -360,6 +377,31 @@ func createRule(ctx context.Context, eb *eventbridge.Client, c *sqs.Client, r *s
 		}
 	}
 	return out, nil
+}
+
+// scheduleEvery reads the period of rate(N unit); a cron expression runs
+// every 5 minutes locally.
+func scheduleEvery(expr string) time.Duration {
+	inner, ok := strings.CutPrefix(expr, "rate(")
+	if !ok {
+		return 5 * time.Minute
+	}
+	var n int
+	var unit string
+	if _, err := fmt.Sscanf(strings.TrimSuffix(inner, ")"), "%d %s", &n, &unit); err != nil || n <= 0 {
+		return 5 * time.Minute
+	}
+	switch strings.TrimSuffix(unit, "s") {
+	case "second":
+		return time.Duration(n) * time.Second
+	case "minute":
+		return time.Duration(n) * time.Minute
+	case "hour":
+		return time.Duration(n) * time.Hour
+	case "day":
+		return time.Duration(n) * 24 * time.Hour
+	}
+	return 5 * time.Minute
 }
 
 func alreadyExists(err error) bool {

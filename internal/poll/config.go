@@ -9,7 +9,8 @@ import (
 )
 
 // ReadConfig reads the poll function's settings: JOBS_QUEUE_URL,
-// COMPLETIONS_QUEUE_URL and WAITING_QUEUE_URL (required), NOT_FOUND_GRACE
+// COMPLETIONS_QUEUE_URL and WAITING_QUEUE_URL (required), STATE_TABLE
+// (the tracked jobs; optional), NOT_FOUND_GRACE
 // (2m), NOT_FOUND_RETRY (5s), STILL_RUNNING_AFTER (2h; 0 turns the warning
 // off), POLL_POLICY (jobwatch) and LOG_LEVEL (INFO). The error names every
 // bad setting. The Logger is left for the caller to set.
@@ -21,6 +22,8 @@ func ReadConfig(env *settings.Env, seed uint64) (Config, error) {
 		NotFoundGrace:       env.Duration("NOT_FOUND_GRACE", 2*time.Minute, 0, time.Hour),
 		NotFoundRetry:       env.Duration("NOT_FOUND_RETRY", 5*time.Second, time.Second, schedule.MaxSQSDelay),
 		StillRunningAfter:   env.Duration("STILL_RUNNING_AFTER", 2*time.Hour, 0, 30*24*time.Hour),
+		StateTable:          env.String("STATE_TABLE", ""),
+		AppIDs:              env.List("ALLOWED_APP_IDS"),
 	}
 	policy := env.OneOf("POLL_POLICY", "jobwatch", schedule.Names()...)
 	level := env.OneOf("LOG_LEVEL", "INFO", "DEBUG", "INFO", "WARN", "ERROR")

@@ -24,6 +24,7 @@ import (
 	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/logging"
 	"github.com/jobwatch/jobwatch/internal/schedule"
+	"github.com/jobwatch/jobwatch/internal/tracked"
 )
 
 // JobAPI is the part of the Admin API poll uses.
@@ -55,6 +56,10 @@ type Config struct {
 	// for a job running longer than this (from its start): a warning that
 	// it may be stuck, well before its deadline.
 	StillRunningAfter time.Duration
+	// Tracked, when set, records each job's end in the state table and
+	// drops, without a lookup, the tracking messages of jobs already seen
+	// to end (duplicates, or jobs a push hint settled first).
+	Tracked *tracked.Store
 	// Lookups bounds the Admin API calls in flight for one batch.
 	Lookups int
 	Now     func() time.Time
@@ -62,6 +67,12 @@ type Config struct {
 	// LogLevel is what ReadConfig read from LOG_LEVEL, for the caller's
 	// logger.
 	LogLevel slog.Level
+	// StateTable is what ReadConfig read from STATE_TABLE, for the
+	// caller's Tracked store.
+	StateTable string
+	// AppIDs are the apps a push hint for an environment applies to
+	// (ALLOWED_APP_IDS).
+	AppIDs []string
 }
 
 // Poller handles batches of tracking messages.
@@ -101,8 +112,9 @@ type Result struct {
 	// was throttled or failed, ones whose follow-up could not be sent.
 	Failed []string
 	// Completed and Requeued count the other messages' outcomes; Lookups
-	// counts Admin API calls; Notices counts STILL_RUNNING warnings sent.
-	Completed, Requeued, Lookups, Notices int
+	// counts Admin API calls; Notices counts STILL_RUNNING warnings sent;
+	// Dropped counts messages of jobs already seen to end.
+	Completed, Requeued, Lookups, Notices, Dropped int
 }
 
 // jobState is a job as one lookup saw it.
@@ -119,6 +131,8 @@ type item struct {
 	state   *jobState
 	err     error
 	failed  bool
+	dropped bool                   // the job is known to have ended
+	hint    bool                   // looked up on a push hint, not from its message
 	change  *contract.StatusChange // the job ended
 	notice  *contract.StatusChange // the job runs on: STILL_RUNNING
 	requeue *time.Time
@@ -149,12 +163,23 @@ func (p *Poller) Handle(ctx context.Context, msgs []Message) Result {
 		}
 		items = append(items, it)
 	}
+	p.dropEnded(ctx, items)
+	return p.process(ctx, items, res)
+}
 
+// process looks the due items up, decides, sends what follows and
+// accounts for every item in res.
+func (p *Poller) process(ctx context.Context, items []*item, res Result) Result {
 	res.Lookups = p.lookUp(ctx, items)
-	now = p.cfg.Now()
+	now := p.cfg.Now()
 	for _, it := range items {
 		if it.due {
 			p.decide(it, now)
+		}
+		if it.hint && it.change == nil {
+			// Still running (or not found yet): its own tracking message
+			// goes on; a hint only settles jobs that ended.
+			it.requeue, it.notice, it.failed, it.dropped = nil, nil, false, true
 		}
 	}
 	p.send(ctx, items, now)
@@ -165,6 +190,8 @@ func (p *Poller) Handle(ctx context.Context, msgs []Message) Result {
 		switch {
 		case it.failed:
 			res.Failed = append(res.Failed, it.msg.ID)
+		case it.dropped:
+			res.Dropped++
 		case it.change != nil:
 			res.Completed++
 			key := [2]string{it.m.AppID, it.m.BackendEnvironmentName}
@@ -180,7 +207,77 @@ func (p *Poller) Handle(ctx context.Context, msgs []Message) Result {
 		}
 	}
 	p.wake(ctx, wakeups)
+	p.recordEnds(ctx, items)
 	return res
+}
+
+// Hint looks at once at the jobs tracked on one environment, on a push
+// hint that something there changed (its CloudFormation stack finished
+// an update): each that ended is announced as its tracking message would
+// have announced it, and recorded, so that its message, when due, is
+// dropped without a lookup. Jobs still running are left to their
+// messages. Hints need the state table (Config.Tracked).
+func (p *Poller) Hint(ctx context.Context, appID, env string) (Result, error) {
+	if p.cfg.Tracked == nil {
+		return Result{}, errors.New("push hints need the tracked jobs (STATE_TABLE)")
+	}
+	msgs, err := p.cfg.Tracked.Messages(ctx, appID, env)
+	if err != nil {
+		return Result{}, err
+	}
+	items := make([]*item, 0, len(msgs))
+	for _, m := range msgs {
+		items = append(items, &item{m: m, due: true, hint: true, msg: Message{ID: "hint:" + m.JobID},
+			ctx: logging.With(ctx, append(logging.Job(m.AppID, m.BackendEnvironmentName, m.JobID), slog.Bool("hint", true))...)})
+	}
+	return p.process(ctx, items, Result{}), nil
+}
+
+// dropEnded settles, without a lookup, the due messages of jobs the state
+// table records as ended: a duplicate tracking message, or one whose job
+// a push hint already announced.
+func (p *Poller) dropEnded(ctx context.Context, items []*item) {
+	if p.cfg.Tracked == nil {
+		return
+	}
+	var keys []tracked.Key
+	for _, it := range items {
+		if it.due {
+			keys = append(keys, tracked.KeyOf(it.m))
+		}
+	}
+	if len(keys) == 0 {
+		return
+	}
+	done, err := p.cfg.Tracked.Done(ctx, keys)
+	if err != nil {
+		// Looking the jobs up is always right, only dearer.
+		p.cfg.Logger.WarnContext(ctx, "could not read tracked jobs; looking them up", "error", err.Error())
+		return
+	}
+	for _, it := range items {
+		if it.due && done[tracked.KeyOf(it.m)] {
+			it.due, it.dropped = false, true
+			p.cfg.Logger.InfoContext(it.ctx, "job already seen to end; dropping its tracking message")
+		}
+	}
+}
+
+// recordEnds records in the state table the jobs that ended in this
+// batch. A failure is logged: the status change went out, and a later
+// message of the job is looked up and de-duplicated downstream.
+func (p *Poller) recordEnds(ctx context.Context, items []*item) {
+	if p.cfg.Tracked == nil {
+		return
+	}
+	for _, it := range items {
+		if it.failed || it.change == nil {
+			continue
+		}
+		if err := p.cfg.Tracked.Finish(it.ctx, tracked.KeyOf(it.m), it.change.Status, it.change.Polls); err != nil {
+			p.cfg.Logger.WarnContext(it.ctx, "could not record the job's end", "error", err.Error())
+		}
+	}
 }
 
 // lookUp fills in each due item's job state. Where a batch holds several

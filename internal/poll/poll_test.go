@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	smithy "github.com/aws/smithy-go"
@@ -20,6 +22,8 @@ import (
 	"github.com/jobwatch/jobwatch/internal/amplify/types"
 	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/schedule"
+	"github.com/jobwatch/jobwatch/internal/testenv"
+	"github.com/jobwatch/jobwatch/internal/tracked"
 )
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
@@ -369,5 +373,106 @@ func TestMalformedAndRejected(t *testing.T) {
 		if !strings.Contains(h.logs.String(), `"messageId":"`+id+`"`) {
 			t.Errorf("no log line names malformed message %s", id)
 		}
+	}
+}
+
+// TestTrackedJobs checks poll records a job's end in the state table (moto)
+// and then drops a duplicate of its tracking message without a lookup.
+func TestTrackedJobs(t *testing.T) {
+	c := dynamodb.NewFromConfig(testenv.AWSConfig(testenv.Moto(t)))
+	table := testenv.Name(t, "state")
+	if _, err := c.CreateTable(context.Background(), &dynamodb.CreateTableInput{
+		TableName:            aws.String(table),
+		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash}},
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+		BillingMode:          ddbtypes.BillingModePayPerRequest,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	store := &tracked.Store{Client: c, Table: table}
+	key := tracked.Key{AppID: "d1", Env: "dev", JobID: "j"}
+	var first contract.TrackingMessage
+	_ = json.Unmarshal([]byte(tracking("j", nil).Body), &first)
+	if _, err := store.Start(context.Background(), first, "submit"); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(schedule.Fixed{Interval: 10 * time.Second})
+	h.p.cfg.Tracked = store
+	h.api.jobs["j"] = jobState{Status: "COMPLETED", Operation: "CloneBackend"}
+
+	if res := h.p.Handle(context.Background(), []Message{tracking("j", nil)}); res.Completed != 1 {
+		t.Fatalf("first message: %+v", res)
+	}
+	if done, _ := store.Done(context.Background(), []tracked.Key{key}); !done[key] {
+		t.Error("the job's end was not recorded")
+	}
+	if running, _ := store.Running(context.Background(), "d1", "dev"); len(running) != 0 {
+		t.Errorf("ended job still listed as running: %v", running)
+	}
+	gets := h.api.gets
+	res := h.p.Handle(context.Background(), []Message{tracking("j", nil)})
+	if res.Dropped != 1 || len(res.Failed) != 0 || h.api.gets != gets || len(h.changes(t)) != 1 {
+		t.Errorf("duplicate message: %+v, %d lookups, %d status changes; want it dropped without a lookup", res, h.api.gets-gets, len(h.changes(t)))
+	}
+}
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// TestHint checks a push hint settles the tracked jobs of its environment
+// that ended (announced once, recorded), leaves running ones to their
+// messages, and that the ended job's own message is then dropped without
+// a lookup.
+func TestHint(t *testing.T) {
+	c := dynamodb.NewFromConfig(testenv.AWSConfig(testenv.Moto(t)))
+	table := testenv.Name(t, "state")
+	if _, err := c.CreateTable(context.Background(), &dynamodb.CreateTableInput{
+		TableName:            aws.String(table),
+		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash}},
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+		BillingMode:          ddbtypes.BillingModePayPerRequest,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	store := &tracked.Store{Client: c, Table: table}
+	h := newHarness(schedule.Fixed{Interval: 10 * time.Second})
+	h.p.cfg.Tracked, h.p.cfg.AppIDs = store, []string{"d1"}
+	msgs := map[string]Message{}
+	for _, id := range []string{"ended", "running"} {
+		msgs[id] = tracking(id, nil)
+		var m contract.TrackingMessage
+		_ = json.Unmarshal([]byte(msgs[id].Body), &m)
+		if _, err := store.Start(context.Background(), m, "submit"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.api.jobs["ended"] = jobState{Status: "COMPLETED", Operation: "CloneBackend"}
+	h.api.jobs["running"] = jobState{Status: "RUNNING", Operation: "CloneBackend"}
+
+	event := `{"detail-type":"CloudFormation Stack Status Change","source":"aws.cloudformation",
+		"detail":{"stack-id":"arn:aws:cloudformation:us-east-1:123456789012:stack/amplify-demo-dev-123456/abc","status-details":{"status":"UPDATE_COMPLETE"}}}`
+	out, err := h.p.HandleLambda(context.Background(), json.RawMessage(event))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hr := out.(HintResult); hr.Environment != "dev" || hr.Completed != 1 || hr.Dropped != 1 || hr.Lookups == 0 {
+		t.Errorf("hint = %+v, want 1 announced and the running one left", hr)
+	}
+	changes := h.changes(t)
+	if len(changes) != 1 || changes[0].JobID != "ended" || changes[0].Status != "COMPLETED" {
+		t.Fatalf("status changes = %+v", changes)
+	}
+	if len(h.requeued(t)) != 0 {
+		t.Error("a hint re-queued a running job; its own message is still on the queue")
+	}
+	// The ended job's message comes due: dropped, no lookup, no second change.
+	gets := h.api.gets
+	res := h.p.Handle(context.Background(), []Message{msgs["ended"], msgs["running"]})
+	if res.Dropped != 1 || res.Requeued != 1 || h.api.gets != gets+1 || len(h.changes(t)) != 1 {
+		t.Errorf("after the hint: %+v, %d lookups; want the ended job's message dropped", res, h.api.gets-gets)
+	}
+	// A nested stack's event is not a hint.
+	nested := strings.Replace(event, "amplify-demo-dev-123456", "amplify-demo-dev-123456-authdemo-XYZ", 1)
+	if out, err := h.p.HandleLambda(context.Background(), json.RawMessage(nested)); err != nil || out.(HintResult).Environment != "" {
+		t.Errorf("nested stack: %+v, %v", out, err)
 	}
 }

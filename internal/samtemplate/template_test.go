@@ -70,7 +70,7 @@ func TestProjectTemplateFunctions(t *testing.T) {
 			t.Errorf("%s: timeout %v, memory %d MB; want 5s to 1m and 128 to 256 MB", f.LogicalID, f.Timeout, f.MemorySize)
 		}
 	}
-	if want := []string{"NotifyFunction", "PollFunction", "SubmitFunction"}; !reflect.DeepEqual(ids, want) {
+	if want := []string{"NotifyFunction", "PollFunction", "SubmitFunction", "SweepFunction"}; !reflect.DeepEqual(ids, want) {
 		t.Errorf("functions = %v; want %v", ids, want)
 	}
 }
@@ -106,6 +106,9 @@ func TestProjectTemplateEnvironment(t *testing.T) {
 					"NOT_FOUND_GRACE":       "2m",
 					"POLL_POLICY":           "jobwatch",
 					"LOG_LEVEL":             "INFO",
+					"STILL_RUNNING_AFTER":   "2h",
+					"STATE_TABLE":           "jobwatch-local-StateTable",
+					"ALLOWED_APP_IDS":       "d1abc23,d4def56",
 				},
 				"NotifyFunction": {
 					"EVENT_BUS_NAME": "jobwatch-local",
@@ -146,6 +149,9 @@ func TestProjectTemplateEnvironment(t *testing.T) {
 					"NOT_FOUND_GRACE":       "2m",
 					"POLL_POLICY":           "fixed-2s",
 					"LOG_LEVEL":             "DEBUG",
+					"STILL_RUNNING_AFTER":   "2h",
+					"STATE_TABLE":           "jobwatch-local-StateTable",
+					"ALLOWED_APP_IDS":       "d9zz",
 				},
 				"NotifyFunction": {
 					"EVENT_BUS_NAME":          "jobwatch-local",

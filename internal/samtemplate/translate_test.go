@@ -133,7 +133,7 @@ func mustStrings(t *testing.T, r *Resolver, v any) []string {
 func TestTranslatedFunctions(t *testing.T) {
 	raw, _ := translated(t)
 	fns := resources(raw, "AWS::Lambda::Function")
-	if ids := sortedKeys(fns); !slices.Equal(ids, []string{"NotifyFunction", "PollFunction", "SubmitFunction"}) {
+	if ids := sortedKeys(fns); !slices.Equal(ids, []string{"NotifyFunction", "PollFunction", "SubmitFunction", "SweepFunction"}) {
 		t.Errorf("functions = %v", ids)
 	}
 	for id, p := range fns {
@@ -239,6 +239,10 @@ func TestTranslatedRuleAndAsyncInvocation(t *testing.T) {
 	r := symbolic(t, app)
 	var onBus []string
 	for id, p := range resources(raw, "AWS::Events::Rule") {
+		if p["EventBusName"] == nil {
+			// On the default bus: the stack hints and the sweep schedule.
+			continue
+		}
 		bus := mustString(t, r, p["EventBusName"])
 		if app.Resources[bus] != "AWS::Events::EventBus" {
 			continue
@@ -265,11 +269,19 @@ func TestTranslatedRuleAndAsyncInvocation(t *testing.T) {
 	}
 
 	configs := resources(raw, "AWS::Lambda::EventInvokeConfig")
-	if len(configs) != 1 {
-		t.Fatalf("event invoke configs = %v; want SubmitFunction's", sortedKeys(configs))
+	if !slices.Equal(sortedKeys(configs), []string{"PollFunctionEventInvokeConfig", "SubmitFunctionEventInvokeConfig", "SweepFunctionEventInvokeConfig"}) {
+		t.Fatalf("event invoke configs = %v", sortedKeys(configs))
 	}
 	for id, p := range configs {
 		fn := mustString(t, r, p["FunctionName"])
+		if fn != "SubmitFunction" {
+			// Hints and sweeps: a lost one only delays; one retry, no
+			// destination.
+			if retries, _ := p["MaximumRetryAttempts"].(float64); retries != 1 {
+				t.Errorf("%s: %v retries, want 1", id, retries)
+			}
+			continue
+		}
 		retries, _ := p["MaximumRetryAttempts"].(float64)
 		onFailure, _ := p["DestinationConfig"].(map[string]any)["OnFailure"].(map[string]any)
 		if fn != "SubmitFunction" || retries != 2 || onFailure == nil {
@@ -314,6 +326,7 @@ var amplifyActions = map[string][]string{
 		"amplifybackend:UpdateBackendStorage",
 	},
 	"PollFunctionRole":   {"amplifybackend:GetBackendJob", "amplifybackend:ListBackendJobs"},
+	"SweepFunctionRole":  {"amplifybackend:GetBackend", "amplifybackend:ListBackendJobs"},
 	"NotifyFunctionRole": nil,
 }
 

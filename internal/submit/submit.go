@@ -20,6 +20,7 @@ import (
 	"github.com/jobwatch/jobwatch/internal/amplify"
 	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/logging"
+	"github.com/jobwatch/jobwatch/internal/tracked"
 )
 
 // StatusWaiting is the status of a request queued behind a pending job on
@@ -48,6 +49,9 @@ type Clients struct {
 	AdminAPI CallFunc
 	SQS      MessageSender
 	DynamoDB StateTable
+	// Tracked, when set, records each job submit starts tracking, so the
+	// discovery sweep leaves it alone.
+	Tracked *tracked.Store
 }
 
 // Result is the answer to a job request (the direct invocation's response).
@@ -69,6 +73,7 @@ type Submitter struct {
 	call    CallFunc
 	sqs     MessageSender
 	state   *store
+	tracked *tracked.Store
 	now     func() time.Time
 	log     *slog.Logger
 	allowed map[string]bool
@@ -92,7 +97,7 @@ func New(cfg Config, c Clients, now func() time.Time, log *slog.Logger) (*Submit
 		cfg.MaxLine = DefaultMaxLine
 	}
 	s := &Submitter{cfg: cfg, call: c.AdminAPI, sqs: c.SQS, state: &store{db: c.DynamoDB, table: cfg.StateTable},
-		now: now, log: log}
+		tracked: c.Tracked, now: now, log: log}
 	if len(cfg.AllowedAppIDs) > 0 {
 		s.allowed = make(map[string]bool, len(cfg.AllowedAppIDs))
 		for _, id := range cfg.AllowedAppIDs {
@@ -505,6 +510,14 @@ func (s *Submitter) track(ctx context.Context, rec *requestRecord) error {
 	}
 	if err := s.update(ctx, rec, func(x *requestRecord) { x.Tracked = true; x.unlock() }); err != nil {
 		return fmt.Errorf("record that job %s is tracked: %w", rec.JobID, err)
+	}
+	if s.tracked != nil {
+		// After the tracking message: a job recorded but never sent would
+		// be skipped by the sweep and lost; one sent but not recorded is at
+		// worst tracked twice, and its notifications de-duplicated.
+		if _, err := s.tracked.Start(ctx, msg, "submit"); err != nil {
+			s.log.WarnContext(ctx, "could not record the tracked job", "error", err.Error())
+		}
 	}
 	s.log.InfoContext(ctx, "job submitted", "status", rec.Status)
 	return nil

@@ -1,0 +1,39 @@
+// Command sweep is the Lambda function that discovers Amplify Admin API
+// jobs started outside jobwatch, on a schedule, and starts tracking them.
+// It only wires; internal/sweep decides.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/jobwatch/jobwatch/internal/amplify"
+	"github.com/jobwatch/jobwatch/internal/logging"
+	"github.com/jobwatch/jobwatch/internal/settings"
+	"github.com/jobwatch/jobwatch/internal/sweep"
+	"github.com/jobwatch/jobwatch/internal/tracked"
+)
+
+func main() {
+	cfg, err := sweep.ReadConfig(settings.FromEnviron())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sweep: configuration:", err)
+		os.Exit(1)
+	}
+	awsCfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sweep: load AWS configuration:", err)
+		os.Exit(1)
+	}
+	store := &tracked.Store{Client: dynamodb.NewFromConfig(awsCfg), Table: cfg.StateTable}
+	s := sweep.New(cfg, amplify.NewFromConfig(awsCfg), sqs.NewFromConfig(awsCfg), store, time.Now, logging.New(os.Stdout, cfg.LogLevel))
+	// A scheduled event carries nothing the sweep needs.
+	lambda.Start(func(ctx context.Context) (sweep.Result, error) { return s.Sweep(ctx) })
+}
