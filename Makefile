@@ -14,13 +14,35 @@ define build-function
 	GOOS=linux GOARCH=$(LAMBDA_ARCH) CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(or $(ARTIFACTS_DIR),$(BIN)/lambda/$(1))/bootstrap ./functions/$(2)
 endef
 
-.PHONY: all test vet template-lint unit lint build cli lambdas generate demo clean \
+.PHONY: all test vet template-lint unit fuzz soak bench bench-coldstart lint build cli lambdas generate demo clean \
 	build-SubmitFunction build-PollFunction build-NotifyFunction build-SweepFunction
 
 all: build test
 
-## test: vet, lint the SAM template, then every test with the race detector
-test: vet template-lint unit
+## test: vet, lint the SAM template, every test with the race detector,
+## then a short run of every fuzz target
+test: vet template-lint unit fuzz
+
+# Fuzz targets, as package:target. FUZZTIME bounds each; `make fuzz
+# FUZZTIME=5m` for a long run. Inputs that fail are kept in testdata/fuzz.
+FUZZ_TARGETS := \
+	./internal/contract:FuzzDecodeJobRequest \
+	./internal/contract:FuzzDecodeTrackingMessage \
+	./internal/contract:FuzzDecodeStatusChange \
+	./internal/contract:FuzzDecodeWakeup \
+	./internal/amplify:FuzzDecodeInput \
+	./internal/submit:FuzzHandleLambda \
+	./internal/poll:FuzzHandleLambda \
+	./internal/notify:FuzzHandleSQS
+FUZZTIME ?= 3s
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg > /tmp/jobwatch-fuzz.log 2>&1 \
+			|| { cat /tmp/jobwatch-fuzz.log; exit 1; }; \
+	done
 
 template-lint:
 	cfn-lint template.yaml
@@ -58,6 +80,18 @@ build-SweepFunction:
 ## generate: regenerate internal/amplify from the service model
 generate:
 	$(GO) generate ./internal/amplify
+
+## soak: 1,000 jobs through the local stack with faults, duplicates and crashes
+soak:
+	$(GO) run ./cmd/jobwatch soak --jobs 1000
+
+## bench: detection lag, calls and cost per job of each polling policy
+bench:
+	$(GO) run ./cmd/jobwatch bench --plot docs/bench.png
+
+## bench-coldstart: each bootstrap's size and time to first invoke, vs hello-world
+bench-coldstart:
+	$(GO) run ./cmd/jobwatch bench --coldstart --runs 7
 
 ## demo: the main job, end to end on this machine
 demo:

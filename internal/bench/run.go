@@ -57,7 +57,7 @@ type Options struct {
 	// Policies to compare; Policies() when empty.
 	Policies []string
 	// Hints is the hint path of the policies that get hints;
-	// ViaTrackingMessage when nil.
+	// PollHints when nil.
 	Hints HintPath
 	// Custom adds policies built by the caller (e.g. other adaptive
 	// settings), with whether they get hints.
@@ -99,7 +99,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	hintPath := opts.Hints
 	if hintPath == nil {
-		hintPath = ViaTrackingMessage
+		hintPath = PollHints
 	}
 	reqs := w.requests()
 	results := make([]PolicyResult, len(jobs))

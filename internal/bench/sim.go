@@ -15,6 +15,7 @@ import (
 	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/poll"
 	"github.com/jobwatch/jobwatch/internal/schedule"
+	"github.com/jobwatch/jobwatch/internal/tracked"
 )
 
 // epoch is where the virtual clock starts.
@@ -146,11 +147,14 @@ type sim struct {
 	queues *queueService
 	poller *poll.Poller
 	hinter Hinter
-	events eventHeap
-	seq    uint64
-	state  []jobState
-	byJob  map[string]int // job id → request index
-	lines  []line
+	// tracked records the jobs, as submit and poll do when deployed with
+	// the state table; set for the hinted policy, whose hint path needs it.
+	tracked *tracked.Store
+	events  eventHeap
+	seq     uint64
+	state   []jobState
+	byJob   map[string]int // job id → request index
+	lines   []line
 	// creating is the request whose job is being created: the job
 	// model's DurationFunc gives it the workload's duration.
 	creating *request
@@ -182,20 +186,18 @@ func newSim(ctx context.Context, w Workload, reqs []request, policy schedule.Pol
 		i, ok := s.byJob[jobID]
 		return ok && s.state[i].ended
 	}}
-	s.queues = newQueueService(s, s.hints)
+	s.queues = newQueueService(s)
+	if s.hints {
+		s.tracked = &tracked.Store{Client: newMemTable(), Table: "state", Now: s.clock.Now}
+	}
 	s.poller = poll.New(poll.Config{
+		Tracked:      s.tracked,
 		JobsQueueURL: queueURL(jobsQueue), CompletionsQueueURL: queueURL(completionsQueue), WaitingQueueURL: queueURL(waitingQueue),
 		NotFoundGrace: w.NotFoundGrace, NotFoundRetry: 5 * time.Second, StillRunningAfter: w.StillRunningAfter, Policy: policy,
 		Now: s.clock.Now, Logger: slog.New(slog.DiscardHandler),
 	}, s.api, s.queues)
 	if hints != nil {
-		s.hinter = hints(Deployment{Poller: s.poller, PendingTracking: func(appID, env string) []poll.Message {
-			e, ok := s.envOf[[2]string{appID, env}]
-			if !ok {
-				return nil
-			}
-			return s.queues.Pending(e)
-		}})
+		s.hinter = hints(Deployment{Poller: s.poller})
 	}
 	for i, r := range reqs {
 		s.schedule(r.arrival, event{kind: evArrival, prio: uint8(numQueues) + 1, req: int32(i)})
@@ -325,11 +327,17 @@ func (s *sim) start(r *request) bool {
 	st.jobID, st.created = job.JobId, job.CreateTime
 	s.byJob[job.JobId] = r.index
 	now := s.clock.Now()
-	body, _ := json.Marshal(contract.TrackingMessage{ // plain struct: cannot fail
+	msg := contract.TrackingMessage{
 		Version: contract.TrackingVersion, AppID: r.app, BackendEnvironmentName: r.env, JobID: job.JobId,
 		Operation: r.op, RequestID: r.id, SubmittedAt: now, Deadline: now.Add(s.w.Deadline), LastStatus: job.Status,
-	})
+	}
+	body, _ := json.Marshal(msg) // plain struct: cannot fail
 	s.queues.send(jobsQueue, string(body), s.w.InitialPollDelay)
+	if s.tracked != nil {
+		if _, err := s.tracked.Start(s.ctx, msg, "submit"); err != nil {
+			panic(fmt.Sprintf("bench: record a tracked job: %v", err))
+		}
+	}
 	// A job that outlives the deadline is cancelled after its TIMED_OUT:
 	// its stack's end is not the one drawn.
 	if s.hints && r.hinted && !r.stuck && r.duration < s.w.Deadline {
@@ -466,18 +474,4 @@ func (s *sim) hint(i int32) {
 		s.c.hintErrors++
 	}
 	s.c.hintRequeues += s.queues.counts[jobsQueue].Sent - before
-}
-
-// envOfTracking reads the environment of a tracking message (for the
-// hint path's view of the jobs queue).
-func (s *sim) envOfTracking(body string) (int, bool) {
-	var t struct {
-		AppID string `json:"appId"`
-		Env   string `json:"backendEnvironmentName"`
-	}
-	if json.Unmarshal([]byte(body), &t) != nil {
-		return 0, false
-	}
-	e, ok := s.envOf[[2]string{t.AppID, t.Env}]
-	return e, ok
 }

@@ -57,9 +57,6 @@ type message struct {
 	id    uint64
 	queue queueID
 	body  string
-	// env is the environment of a tracking message, for the hint path's
-	// view of the jobs queue (-1 when not indexed).
-	env int
 }
 
 // sqsCounts counts one queue's requests, as SQS bills them (a request per
@@ -86,20 +83,14 @@ type queueService struct {
 	byURL  map[string]queueID
 	counts [numQueues]sqsCounts
 	nextID uint64
-	// pending indexes the jobs queue's messages by environment while hints
-	// are on: the interim hint path looks at them.
-	pending map[int]map[uint64]*message
 }
 
 var _ poll.Queue = (*queueService)(nil)
 
-func newQueueService(s *sim, indexJobs bool) *queueService {
+func newQueueService(s *sim) *queueService {
 	qs := &queueService{sim: s, byURL: map[string]queueID{}}
 	for q := range numQueues {
 		qs.byURL[queueURL(q)] = q
-	}
-	if indexJobs {
-		qs.pending = map[int]map[uint64]*message{}
 	}
 	return qs
 }
@@ -160,17 +151,8 @@ func chunks(bytes int) int { return max(1, (bytes+sqsChunk-1)/sqsChunk) }
 // put enqueues a message, visible after delay.
 func (qs *queueService) put(q queueID, body string, delay time.Duration) *message {
 	qs.nextID++
-	m := &message{id: qs.nextID, queue: q, body: body, env: -1}
+	m := &message{id: qs.nextID, queue: q, body: body}
 	qs.counts[q].Sent++
-	if q == jobsQueue && qs.pending != nil {
-		if env, ok := qs.sim.envOfTracking(body); ok {
-			m.env = env
-			if qs.pending[env] == nil {
-				qs.pending[env] = map[uint64]*message{}
-			}
-			qs.pending[env][m.id] = m
-		}
-	}
 	qs.sim.schedule(qs.sim.now+delay, event{kind: evMessage, prio: uint8(q), msg: m})
 	if q == completionsQueue {
 		qs.sim.emitted(body)
@@ -188,9 +170,6 @@ func (qs *queueService) received(q queueID, batch []*message) {
 	bytes := 0
 	for _, m := range batch {
 		bytes += len(m.body)
-		if m.env >= 0 && qs.pending != nil {
-			delete(qs.pending[m.env], m.id)
-		}
 	}
 	c.Billed += chunks(bytes)
 }
@@ -208,19 +187,5 @@ func (qs *queueService) deleted(q queueID, succeeded int) {
 // redeliver puts a failed message back: it is received again when its
 // visibility timeout ends.
 func (qs *queueService) redeliver(m *message) {
-	if m.env >= 0 && qs.pending != nil {
-		qs.pending[m.env][m.id] = m
-	}
 	qs.sim.schedule(qs.sim.now+visibilityTimeout, event{kind: evMessage, prio: uint8(m.queue), msg: m})
-}
-
-// Pending returns the tracking messages of an environment that wait on
-// the jobs queue, oldest first: what the interim hint path delivers.
-func (qs *queueService) Pending(env int) []poll.Message {
-	var out []poll.Message
-	for _, m := range qs.pending[env] {
-		out = append(out, poll.Message{ID: strconv.FormatUint(m.id, 10), Body: m.body})
-	}
-	sortMessages(out)
-	return out
 }

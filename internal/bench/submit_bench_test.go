@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -23,58 +21,6 @@ import (
 // Admin API, SQS and the state table. (It lives here because the submit
 // package is another engineer's; the other functions' benchmarks are
 // internal/poll's and internal/notify's bench_test.go.)
-
-// memTable is a DynamoDB table in memory that understands the two
-// conditions submit writes with: attribute_not_exists(pk) and #rev = :rev.
-type memTable struct {
-	mu    sync.Mutex
-	items map[string]map[string]ddbtypes.AttributeValue
-}
-
-func (t *memTable) key(k map[string]ddbtypes.AttributeValue) string {
-	return k["pk"].(*ddbtypes.AttributeValueMemberS).Value
-}
-
-func (t *memTable) holds(cond *string, vals map[string]ddbtypes.AttributeValue, cur map[string]ddbtypes.AttributeValue) bool {
-	switch aws.ToString(cond) {
-	case "":
-		return true
-	case "attribute_not_exists(pk)":
-		return cur == nil
-	case "#rev = :rev":
-		rev, ok := cur["rev"].(*ddbtypes.AttributeValueMemberN)
-		return ok && rev.Value == vals[":rev"].(*ddbtypes.AttributeValueMemberN).Value
-	}
-	panic("memTable: condition " + aws.ToString(cond))
-}
-
-func (t *memTable) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return &dynamodb.GetItemOutput{Item: t.items[t.key(in.Key)]}, nil
-}
-
-func (t *memTable) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	k := t.key(in.Item)
-	if !t.holds(in.ConditionExpression, in.ExpressionAttributeValues, t.items[k]) {
-		return nil, &ddbtypes.ConditionalCheckFailedException{Message: aws.String("The conditional request failed")}
-	}
-	t.items[k] = in.Item
-	return &dynamodb.PutItemOutput{}, nil
-}
-
-func (t *memTable) DeleteItem(_ context.Context, in *dynamodb.DeleteItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	k := t.key(in.Key)
-	if !t.holds(in.ConditionExpression, in.ExpressionAttributeValues, t.items[k]) {
-		return nil, &ddbtypes.ConditionalCheckFailedException{Message: aws.String("The conditional request failed")}
-	}
-	delete(t.items, k)
-	return &dynamodb.DeleteItemOutput{}, nil
-}
 
 // nopSQS accepts every message.
 type nopSQS struct{}
