@@ -303,22 +303,29 @@ func (p *Poller) lookUp(ctx context.Context, items []*item) int {
 		sem   = make(chan struct{}, p.cfg.Lookups)
 	)
 	count := func(n int) { mu.Lock(); calls += n; mu.Unlock() }
+	lookGroup := func(key [2]string, group []*item) {
+		rest := group
+		if len(group) > 1 {
+			count(1)
+			rest = p.listGroup(ctx, key, group)
+		}
+		for _, it := range rest {
+			count(1)
+			p.get(it)
+		}
+	}
+	if len(order) == 1 {
+		// One environment (often one message): no goroutine to wait for.
+		lookGroup(order[0], groups[order[0]])
+		return calls
+	}
 	for _, key := range order {
-		group := groups[key]
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			rest := group
-			if len(group) > 1 {
-				count(1)
-				rest = p.listGroup(ctx, key, group)
-			}
-			for _, it := range rest {
-				count(1)
-				p.get(it)
-			}
+			lookGroup(key, groups[key])
 		}()
 	}
 	wg.Wait()
