@@ -3,8 +3,6 @@ package localstack
 import (
 	"context"
 	"fmt"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +11,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/jobwatch/jobwatch/internal/lambdasim"
 )
@@ -84,7 +85,7 @@ func StartMoto(port int, logPath string, detached bool) (*Server, error) {
 // StartServer starts a server command that listens on endpoint and waits
 // until alive says it answers; what names it in errors.
 func StartServer(cmd *exec.Cmd, endpoint, logPath string, detached bool, alive func(string) bool, what string) (*Server, error) {
-	var out io.Writer = io.Discard
+	out := io.Discard
 	if logPath != "" {
 		if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
 			return nil, err
@@ -112,7 +113,7 @@ func StartServer(cmd *exec.Cmd, endpoint, logPath string, detached bool, alive f
 	for time.Now().Before(deadline) {
 		select {
 		case err := <-exited:
-			return nil, fmt.Errorf("%s exited at start: %v (log: %s)", what, err, logPath)
+			return nil, fmt.Errorf("%s exited at start: %w (log: %s)", what, err, logPath)
 		default:
 		}
 		if alive(endpoint) {

@@ -101,7 +101,7 @@ func (d *deduplicated) Publish(ctx context.Context, changes []Change) []error {
 				errs[i] = err
 				if rerr := d.claims.Release(ctx, key); rerr != nil {
 					// The claim expires with the invocation anyway.
-					errs[i] = fmt.Errorf("%w (and releasing its claim failed: %v)", err, rerr)
+					errs[i] = fmt.Errorf("%w (and releasing its claim failed: %w)", err, rerr)
 				}
 				continue
 			}
@@ -117,7 +117,8 @@ func (d *deduplicated) Publish(ctx context.Context, changes []Change) []error {
 		}
 	}
 	for i, err := range errs {
-		if d, ok := err.(dupOf); ok {
+		var d dupOf
+		if errors.As(err, &d) {
 			errs[i] = errs[int(d)]
 		}
 	}

@@ -142,7 +142,7 @@ func TestSlackMessageEscapesTheError(t *testing.T) {
 	var raw map[string]any
 	_ = json.Unmarshal(body, &raw)
 	for _, bad := range []string{"<script>", "<!channel>", "<https://evil.example|click>"} {
-		if strings.Contains(string(mustJSONText(t, raw)), bad) {
+		if strings.Contains(mustJSONText(t, raw), bad) {
 			t.Errorf("message carries %s unescaped", bad)
 		}
 	}

@@ -5,6 +5,7 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -65,7 +66,7 @@ func Moto(t testing.TB) string {
 			registerCleanup(stop)
 		}
 	})
-	if motoErr == errSkip {
+	if errors.Is(motoErr, errSkip) {
 		t.Skip("moto not installed")
 	}
 	if motoErr != nil {

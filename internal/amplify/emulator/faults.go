@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/jobwatch/jobwatch/internal/amplify"
 	"math"
 	"time"
+
+	"github.com/jobwatch/jobwatch/internal/amplify"
 )
 
 // Pending-job error codes: the service answers a second job on a busy

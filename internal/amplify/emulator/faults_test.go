@@ -31,7 +31,7 @@ func httpStats(t *testing.T, url string) emulator.Stats {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
+	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /_emulator/stats: %s", resp.Status)
 	}
 	var s emulator.Stats
