@@ -5,14 +5,12 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,24 +32,6 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 const appID = "d1abc23"
 
-// syncBuffer collects the functions' logs from several processes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type pipeline struct {
 	t      *testing.T
 	ctx    context.Context
@@ -61,7 +41,7 @@ type pipeline struct {
 	sqs    *sqs.Client
 	eb     *eventbridge.Client
 	events string // observer queue: every status change on the bus
-	logs   *syncBuffer
+	logs   *testenv.Buffer
 }
 
 // startPipeline stands the template up in moto with short local timings,
@@ -107,7 +87,7 @@ func startPipeline(t *testing.T, faults emulator.Faults, durations emulator.Dura
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	invokers := map[string]lambdasim.Invoker{}
 	for id, fn := range stack.Functions {
 		bootstrap := filepath.Join(dir, id, "bootstrap")

@@ -1,7 +1,6 @@
 package submit
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -45,7 +44,7 @@ type harness struct {
 	ddb   *dynamodb.Client
 	cfg   Config
 	s     *Submitter
-	logs  *syncBuffer
+	logs  *testenv.Buffer
 	// sent records every SendMessage and can fail chosen ones.
 	sent *recordingSQS
 	// callHook, when set, answers Admin API calls before the emulator.
@@ -64,7 +63,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	ctx := testenv.Context(t)
 	awsCfg := testenv.AWSConfig(endpoint)
 	h := &harness{t: t, ctx: ctx, clock: emulator.NewManualClock(testStart),
-		sqs: sqs.NewFromConfig(awsCfg), ddb: dynamodb.NewFromConfig(awsCfg), logs: &syncBuffer{}}
+		sqs: sqs.NewFromConfig(awsCfg), ddb: dynamodb.NewFromConfig(awsCfg), logs: &testenv.Buffer{}}
 
 	emu, err := emulator.Start(emulator.Config{Clock: h.clock, Seed: 7,
 		JobDurations: emulator.FixedDurations(1000*time.Hour, nil), // jobs end when a test says so,
@@ -378,26 +377,8 @@ func (r *recordingSQS) to(queueURL string) []*sqs.SendMessageInput {
 // errSQSDown stands for SQS failing (SendMessage after the SDK's retries).
 var errSQSDown = errors.New("sqs: service unavailable (test)")
 
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// lines returns the log lines as JSON objects.
-func (s *syncBuffer) lines(t *testing.T) []map[string]any {
+// logLines returns the log lines as JSON objects.
+func logLines(t *testing.T, s *testenv.Buffer) []map[string]any {
 	t.Helper()
 	var out []map[string]any
 	for _, l := range strings.Split(strings.TrimSpace(s.String()), "\n") {

@@ -395,7 +395,7 @@ func TestMalformedWakeup(t *testing.T) {
 				t.Fatalf("failed = %v, want [%s]", failed, id)
 			}
 			found := false
-			for _, l := range h.logs.lines(t) {
+			for _, l := range logLines(t, h.logs) {
 				if l["messageId"] == id && strings.Contains(fmt.Sprint(l["error"]), tc.want) {
 					found = true
 				}
