@@ -37,32 +37,9 @@ type TrackingMessage struct {
 
 // DecodeTrackingMessage reads and checks a tracking message.
 func DecodeTrackingMessage(body []byte) (TrackingMessage, error) {
-	// Times are read apart, so that a bad one is reported by its field.
-	var w struct {
-		TrackingMessage
-		SubmittedAt json.RawMessage `json:"submittedAt"`
-		Deadline    json.RawMessage `json:"deadline"`
-		NotBefore   json.RawMessage `json:"notBefore"`
-	}
-	if err := json.Unmarshal(body, &w); err != nil {
-		return w.TrackingMessage, fmt.Errorf("tracking message: %w", describeJSONError(err))
-	}
-	m := w.TrackingMessage
-	for _, f := range []struct {
-		name string
-		raw  json.RawMessage
-		dst  *time.Time
-	}{{"submittedAt", w.SubmittedAt, &m.SubmittedAt}, {"deadline", w.Deadline, &m.Deadline}} {
-		if err := decodeTime(f.raw, f.dst); err != nil {
-			return m, &FieldError{"tracking message", f.name, err.Error()}
-		}
-	}
-	if len(w.NotBefore) > 0 && string(w.NotBefore) != "null" {
-		var t time.Time
-		if err := decodeTime(w.NotBefore, &t); err != nil {
-			return m, &FieldError{"tracking message", "notBefore", err.Error()}
-		}
-		m.NotBefore = &t
+	var m TrackingMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		return m, trackingError(body, err)
 	}
 	if m.Version < 1 || m.Version > TrackingVersion {
 		return m, &FieldError{"tracking message", "v", fmt.Sprintf("is %d; this version of jobwatch reads 1..%d", m.Version, TrackingVersion)}
@@ -85,6 +62,29 @@ func DecodeTrackingMessage(body []byte) (TrackingMessage, error) {
 		return m, &FieldError{"tracking message", "polls", "must not be negative"}
 	}
 	return m, nil
+}
+
+// trackingError names the field of a tracking message that could not be
+// read: encoding/json does not say which time it failed on, so the times
+// are read again one by one.
+func trackingError(body []byte, err error) error {
+	var times struct {
+		SubmittedAt json.RawMessage `json:"submittedAt"`
+		Deadline    json.RawMessage `json:"deadline"`
+		NotBefore   json.RawMessage `json:"notBefore"`
+	}
+	if json.Unmarshal(body, &times) == nil {
+		for _, f := range []struct {
+			name string
+			raw  json.RawMessage
+		}{{"submittedAt", times.SubmittedAt}, {"deadline", times.Deadline}, {"notBefore", times.NotBefore}} {
+			var t time.Time
+			if terr := decodeTime(f.raw, &t); terr != nil {
+				return &FieldError{"tracking message", f.name, terr.Error()}
+			}
+		}
+	}
+	return fmt.Errorf("tracking message: %w", describeJSONError(err))
 }
 
 func asError(err error, target any) bool { return errors.As(err, target) }
