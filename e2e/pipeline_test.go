@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -22,7 +21,6 @@ import (
 
 	"github.com/jobwatch/jobwatch/internal/amplify/emulator"
 	"github.com/jobwatch/jobwatch/internal/contract"
-	"github.com/jobwatch/jobwatch/internal/lambdasim"
 	"github.com/jobwatch/jobwatch/internal/localstack"
 	"github.com/jobwatch/jobwatch/internal/samtemplate"
 	"github.com/jobwatch/jobwatch/internal/testenv"
@@ -46,7 +44,7 @@ type pipeline struct {
 
 // startPipeline stands the template up in moto with short local timings,
 // builds the functions and runs them under the Runtime Interface Emulator.
-func startPipeline(t *testing.T, faults emulator.Faults, durations emulator.DurationFunc) *pipeline {
+func startPipeline(t *testing.T, faults emulator.Faults, durations emulator.DurationFunc, env map[string]string) *pipeline {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end to end")
@@ -77,31 +75,21 @@ func startPipeline(t *testing.T, faults emulator.Faults, durations emulator.Dura
 			"INITIAL_POLL_DELAY": "1s", "WAIT_RETRY_DELAY": "2s", "NOT_FOUND_GRACE": "5s", "POLL_POLICY": "fixed-2s",
 		},
 	})
+	for k, v := range env {
+		stack.SetEnv(k, v)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = stack.Delete(context.Background(), cfg) })
 
-	dir := t.TempDir()
-	rie, err := lambdasim.BuildRIE(ctx, "..", dir)
+	logs := &testenv.Buffer{}
+	fns, err := stack.StartFunctions(ctx, "..", t.TempDir(), logs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &testenv.Buffer{}
-	invokers := map[string]lambdasim.Invoker{}
-	for id, fn := range stack.Functions {
-		bootstrap := filepath.Join(dir, id, "bootstrap")
-		if err := lambdasim.BuildFunction(ctx, "..", fn.Package, bootstrap); err != nil {
-			t.Fatal(err)
-		}
-		f, err := lambdasim.StartRIE(ctx, lambdasim.RIEConfig{RIE: rie, Bootstrap: bootstrap, Name: id, Timeout: fn.Timeout,
-			MemoryMB: fn.MemoryMB, Env: fn.Env, Output: logs})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { f.Close() })
-		invokers[id] = f
-	}
+	t.Cleanup(fns.Close)
+	invokers := fns.Invokers()
 
 	p := &pipeline{t: t, ctx: ctx, cfg: cfg, emu: emu, stack: stack, sqs: sqs.NewFromConfig(cfg), eb: eventbridge.NewFromConfig(cfg), logs: logs}
 	p.events = p.observe()
@@ -241,7 +229,7 @@ func TestPipeline(t *testing.T) {
 		"CreateBackendStorage": time.Hour, // outlives the 25 s deadline
 		"CreateBackendAuth":    20 * time.Second,
 	})
-	p := startPipeline(t, emulator.Faults{ThrottleRate: 0.2, ErrorRate: 0.05, NotFoundWindow: time.Second}, durations)
+	p := startPipeline(t, emulator.Faults{ThrottleRate: 0.2, ErrorRate: 0.05, NotFoundWindow: time.Second}, durations, nil)
 
 	p.request("r-clone", "CloneBackend", `{"AppId":"d1abc23","BackendEnvironmentName":"dev","TargetEnvironmentName":"pr-1"}`)
 	p.request("r-auth", "CreateBackendAuth", `{"AppId":"d1abc23","BackendEnvironmentName":"staging","ResourceName":"auth","ResourceConfig":{"AuthResources":"USER_POOL_ONLY","Service":"COGNITO","UserPoolConfigs":{"RequiredSignUpAttributes":["EMAIL"],"SignInMethod":"EMAIL","UserPoolName":"pool","OAuth":{"OAuthGrantType":"CODE","OAuthScopes":["EMAIL"],"RedirectSignInURIs":["https://a.example/"],"RedirectSignOutURIs":["https://a.example/"],"SocialProviderSettings":{"Google":{"ClientId":"g","ClientSecret":"TOPSECRET-e2e"}}}}}}`)
