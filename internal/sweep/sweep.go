@@ -48,7 +48,13 @@ type Config struct {
 	Deadline time.Duration
 	// InitialPollDelay delays the first lookup (INITIAL_POLL_DELAY).
 	InitialPollDelay time.Duration
-	LogLevel         slog.Level
+	// MinAge leaves alone the jobs younger than this (SWEEP_MIN_AGE,
+	// default 2m): submit records the jobs it starts right after starting
+	// them, and a sweep between the two would track one of jobwatch's own
+	// jobs without its request id. A job started elsewhere is found by the
+	// next sweep.
+	MinAge   time.Duration
+	LogLevel slog.Level
 }
 
 // ReadConfig reads the sweep function's settings, naming every bad one.
@@ -60,6 +66,7 @@ func ReadConfig(env *settings.Env) (Config, error) {
 		StateTable:       env.Required("STATE_TABLE"),
 		Deadline:         env.Duration("DEADLINE", 6*time.Hour, time.Second, 30*24*time.Hour),
 		InitialPollDelay: env.Duration("INITIAL_POLL_DELAY", 10*time.Second, 0, 900*time.Second),
+		MinAge:           env.Duration("SWEEP_MIN_AGE", 2*time.Minute, 0, time.Hour),
 	}
 	env.Check("ALLOWED_APP_IDS", len(c.AppIDs) > 0, "is required: the apps whose jobs the sweep discovers")
 	level := env.OneOf("LOG_LEVEL", "INFO", "DEBUG", "INFO", "WARN", "ERROR")
@@ -96,7 +103,9 @@ type Result struct {
 	Apps         int `json:"apps"`
 	Environments int `json:"environments"`
 	Running      int `json:"running"`
-	Started      int `json:"started"`
+	// Young counts the running jobs left to the next sweep (MinAge).
+	Young   int `json:"young"`
+	Started int `json:"started"`
 }
 
 // Sweep lists the running jobs of every environment of the allowed apps
@@ -119,8 +128,9 @@ func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
 		res.Apps++
 		for _, env := range envs {
 			res.Environments++
-			running, started, err := s.sweepEnv(ctx, app, env)
+			running, young, started, err := s.sweepEnv(ctx, app, env)
 			res.Running += running
+			res.Young += young
 			res.Started += started
 			if err != nil {
 				errs = append(errs, err)
@@ -131,19 +141,24 @@ func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
 	return res, errors.Join(errs...)
 }
 
-func (s *Sweeper) sweepEnv(ctx context.Context, app, env string) (running, started int, err error) {
+func (s *Sweeper) sweepEnv(ctx context.Context, app, env string) (running, young, started int, err error) {
 	jobs, _, err := amplify.ListBackendJobsAll(ctx, s.api, &amplify.ListBackendJobsInput{
 		AppId: aws.String(app), BackendEnvironmentName: aws.String(env), Status: aws.String(amplify.JobStatusRunning),
 	}, amplify.PaginationConfig{PageSize: 25})
 	if err != nil {
-		return 0, 0, fmt.Errorf("list the running jobs of %s/%s: %w", app, env, err)
+		return 0, 0, 0, fmt.Errorf("list the running jobs of %s/%s: %w", app, env, err)
 	}
+	now := s.now()
 	var errs []error
 	for _, j := range jobs {
 		if aws.ToString(j.Status) != amplify.JobStatusRunning || aws.ToString(j.JobId) == "" {
 			continue
 		}
 		running++
+		if created, perr := time.Parse(time.RFC3339Nano, aws.ToString(j.CreateTime)); perr == nil && now.Sub(created) < s.cfg.MinAge {
+			young++
+			continue
+		}
 		ok, err := s.track(ctx, app, env, j.JobId, j.Operation, j.CreateTime)
 		if err != nil {
 			errs = append(errs, err)
@@ -152,7 +167,7 @@ func (s *Sweeper) sweepEnv(ctx context.Context, app, env string) (running, start
 			started++
 		}
 	}
-	return running, started, errors.Join(errs...)
+	return running, young, started, errors.Join(errs...)
 }
 
 // track starts tracking one job unless it is tracked already: the record
