@@ -4,14 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -38,11 +41,13 @@ type RIEConfig struct {
 
 // RIEFunction is a function running under the Runtime Interface Emulator.
 type RIEFunction struct {
-	cfg  RIEConfig
-	cmd  *exec.Cmd
-	url  string
-	mu   sync.Mutex // the emulator runs one invocation at a time
-	done chan error
+	cfg RIEConfig
+	cmd *exec.Cmd
+	url string
+	mu  sync.Mutex // the emulator runs one invocation at a time
+	// done is closed when the emulator exited, with exit its status.
+	done chan struct{}
+	exit error
 	stop sync.Once
 }
 
@@ -96,14 +101,17 @@ func StartRIE(ctx context.Context, cfg RIEConfig) (*RIEFunction, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start runtime interface emulator for %s: %w", cfg.Name, err)
 	}
-	f := &RIEFunction{cfg: cfg, cmd: cmd, url: "http://" + addr + "/2015-03-31/functions/function/invocations", done: make(chan error, 1)}
-	go func() { f.done <- cmd.Wait() }()
+	f := &RIEFunction{cfg: cfg, cmd: cmd, url: "http://" + addr + "/2015-03-31/functions/function/invocations", done: make(chan struct{})}
+	go func() {
+		f.exit = cmd.Wait()
+		close(f.done)
+	}()
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case err := <-f.done:
+		case <-f.done:
 			f.stop.Do(func() {}) // already exited: nothing to stop
-			return nil, fmt.Errorf("runtime interface emulator for %s exited: %v", cfg.Name, err)
+			return nil, fmt.Errorf("runtime interface emulator for %s exited: %w", cfg.Name, f.exit)
 		case <-ctx.Done():
 			f.Close()
 			return nil, ctx.Err()
@@ -149,20 +157,14 @@ func (f *RIEFunction) Invoke(ctx context.Context, payload []byte) ([]byte, error
 // functionError recognises the error document a Lambda runtime posts for
 // a function error: an object with errorMessage and errorType.
 func functionError(body []byte) *FunctionError {
-	var doc map[string]json.RawMessage
-	if json.Unmarshal(body, &doc) != nil {
-		return nil
+	var doc struct {
+		Message *string `json:"errorMessage"`
+		Type    *string `json:"errorType"`
 	}
-	_, hasMsg := doc["errorMessage"]
-	_, hasType := doc["errorType"]
-	if !hasMsg || !hasType {
-		return nil
+	if json.Unmarshal(body, &doc) == nil && doc.Message != nil && doc.Type != nil {
+		return &FunctionError{Type: *doc.Type, Message: *doc.Message}
 	}
-	var fe FunctionError
-	if json.Unmarshal(body, &fe) != nil {
-		return nil
-	}
-	return &fe
+	return nil
 }
 
 // Close stops the emulator and the function; calling it again does nothing.
@@ -177,6 +179,70 @@ func (f *RIEFunction) Close() error {
 		}
 	})
 	return nil
+}
+
+// KillRuntime kills the function's runtime process — the bootstrap the
+// emulator started, not the emulator — with SIGKILL, as a crash or an
+// out-of-memory kill ends a Lambda execution environment. An invocation in
+// flight fails with an error (the emulator answers that the runtime
+// exited), so an SQS event source leaves its whole batch for redelivery
+// after the visibility timeout; the next invocation starts a fresh runtime
+// process (a cold start), as Lambda does. It needs /proc (Linux) to find
+// the process; it returns an error when no runtime process runs, e.g.
+// before the first invocation initialised one.
+func (f *RIEFunction) KillRuntime() error {
+	pids, err := childProcesses(f.cmd.Process.Pid)
+	if err != nil {
+		return fmt.Errorf("kill the runtime of %s: %w", f.cfg.Name, err)
+	}
+	if len(pids) == 0 {
+		return fmt.Errorf("kill the runtime of %s: no runtime process runs under the emulator (pid %d)", f.cfg.Name, f.cmd.Process.Pid)
+	}
+	var errs []error
+	for _, pid := range pids {
+		p, err := os.FindProcess(pid)
+		if err == nil {
+			err = p.Kill()
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("kill the runtime of %s (pid %d): %w", f.cfg.Name, pid, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// childProcesses lists the processes whose parent is ppid, from
+// /proc/<pid>/stat ("pid (comm) state ppid ..."; comm may hold spaces and
+// parentheses, so the fields are read after its last ')').
+func childProcesses(ppid int) ([]int, error) {
+	stats, err := filepath.Glob("/proc/[0-9]*/stat")
+	if err != nil {
+		return nil, err
+	}
+	if len(stats) == 0 {
+		return nil, errors.New("no /proc to find processes in")
+	}
+	var pids []int
+	for _, path := range stats {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue // the process ended meanwhile
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		fields := strings.Fields(s[i+1:])
+		if len(fields) < 2 || fields[0] == "Z" || fields[1] != strconv.Itoa(ppid) {
+			continue
+		}
+		head, _, _ := strings.Cut(s, " ")
+		if pid, err := strconv.Atoi(head); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
 }
 
 func freePort() (int, error) {
