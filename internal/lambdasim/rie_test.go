@@ -15,24 +15,32 @@ import (
 	"github.com/jobwatch/jobwatch/internal/lambdasim"
 )
 
-// TestRIE runs the notify function's bootstrap under the Runtime Interface
-// Emulator: an empty batch succeeds, a payload it cannot decode comes back
-// as a function error, and its JSON logs reach Output.
-func TestRIE(t *testing.T) {
+// buildFunction builds the Runtime Interface Emulator and the bootstrap
+// of the function package pkg, skipping the test in -short mode.
+func buildFunction(ctx context.Context, t *testing.T, pkg string) (rie, bootstrap string) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the emulator and a function")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 	dir := t.TempDir()
 	rie, err := lambdasim.BuildRIE(ctx, "../..", dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bootstrap := filepath.Join(dir, "bootstrap")
-	if err := lambdasim.BuildFunction(ctx, "../..", "./functions/notify", bootstrap); err != nil {
+	bootstrap = filepath.Join(dir, "bootstrap")
+	if err := lambdasim.BuildFunction(ctx, "../..", pkg, bootstrap); err != nil {
 		t.Fatal(err)
 	}
+	return rie, bootstrap
+}
+
+// TestRIE runs the notify function's bootstrap under the Runtime Interface
+// Emulator: an empty batch succeeds, a payload it cannot decode comes back
+// as a function error, and its JSON logs reach Output.
+func TestRIE(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rie, bootstrap := buildFunction(ctx, t, "./functions/notify")
 	var logs bytes.Buffer
 	f, err := lambdasim.StartRIE(ctx, lambdasim.RIEConfig{RIE: rie, Bootstrap: bootstrap, Name: "NotifyFunction", Timeout: 30 * time.Second, Output: &logs,
 		Env: map[string]string{
@@ -63,20 +71,9 @@ func TestRIE(t *testing.T) {
 // handles a batch (its Admin API call hangs): the invocation fails as a
 // crashed Lambda's does, and the next invocation gets a fresh runtime.
 func TestRIEKillRuntime(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the emulator and a function")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	rie, err := lambdasim.BuildRIE(ctx, "../..", dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bootstrap := filepath.Join(dir, "bootstrap")
-	if err := lambdasim.BuildFunction(ctx, "../..", "./functions/poll", bootstrap); err != nil {
-		t.Fatal(err)
-	}
+	rie, bootstrap := buildFunction(ctx, t, "./functions/poll")
 	// An Admin API that accepts connections and never answers.
 	hang, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

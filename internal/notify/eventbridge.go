@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
@@ -47,24 +46,16 @@ type EventBridgeOptions struct {
 // EventBridge is the sink that puts each status change on the project's
 // event bus as an "Amplify Backend Job Status Change" event.
 type EventBridge struct {
-	client  eventPutter
-	opts    EventBridgeOptions
-	backoff *retry.ExponentialJitterBackoff
+	client eventPutter
+	opts   EventBridgeOptions
+	batch  batcher
 }
 
 // NewEventBridge returns the EventBridge sink; client is usually an
 // *eventbridge.Client.
 func NewEventBridge(client eventPutter, opts EventBridgeOptions) *EventBridge {
-	if opts.MaxAttempts <= 0 {
-		opts.MaxAttempts = 3
-	}
-	if opts.MaxBackoff <= 0 {
-		opts.MaxBackoff = 2 * time.Second
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
-	return &EventBridge{client: client, opts: opts, backoff: retry.NewExponentialJitterBackoff(opts.MaxBackoff)}
+	return &EventBridge{client: client, opts: opts,
+		batch: newBatcher("EventBridge", maxEntriesPerCall, maxBytesPerCall, opts.MaxAttempts, opts.MaxBackoff, opts.Logger)}
 }
 
 // Name implements Sink.
@@ -136,29 +127,9 @@ func (s *EventBridge) Publish(ctx context.Context, changes []Change) []error {
 		pending = append(pending, i)
 	}
 
-	for attempt := 1; len(pending) > 0; attempt++ {
-		if attempt > 1 {
-			if err := backoffSleep(ctx, s.backoff, attempt-1); err != nil {
-				for _, i := range pending {
-					p.errs[i] = fmt.Errorf("%w (not resent: %w)", p.errs[i], err)
-				}
-				break
-			}
-		}
-		var resend []int
-		for _, call := range chunks(pending, p.entries) {
-			for _, i := range s.put(ctx, p, call) {
-				if attempt == s.opts.MaxAttempts {
-					p.errs[i] = fmt.Errorf("%w (after %d attempts)", p.errs[i], attempt)
-					continue
-				}
-				s.opts.Logger.WarnContext(jobContext(ctx, changes[i]), "EventBridge failed an entry; resending it",
-					"eventKey", changes[i].EventKey, "attempt", attempt, "error", p.errs[i].Error())
-				resend = append(resend, i)
-			}
-		}
-		pending = resend
-	}
+	s.batch.send(ctx, changes, p.errs, pending,
+		func(i int) int { return entrySize(p.entries[i]) },
+		func(idx []int) []int { return s.put(ctx, p, idx) })
 	return p.errs
 }
 
@@ -205,37 +176,4 @@ func (s *EventBridge) put(ctx context.Context, p *publishing, idx []int) (resend
 		}
 	}
 	return resend
-}
-
-// backoffSleep sleeps before resend number n, or until ctx is done.
-func backoffSleep(ctx context.Context, b *retry.ExponentialJitterBackoff, n int) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	d, err := b.BackoffDelay(n, nil)
-	if err != nil {
-		return fmt.Errorf("backoff: %w", err)
-	}
-	return sleep(ctx, d)
-}
-
-// chunks splits the indexes into PutEvents calls within the limits,
-// keeping their order.
-func chunks(idx []int, entries []types.PutEventsRequestEntry) [][]int {
-	var calls [][]int
-	var cur []int
-	size := 0
-	for _, i := range idx {
-		n := entrySize(entries[i])
-		if len(cur) == maxEntriesPerCall || (len(cur) > 0 && size+n > maxBytesPerCall) {
-			calls = append(calls, cur)
-			cur, size = nil, 0
-		}
-		cur = append(cur, i)
-		size += n
-	}
-	if len(cur) > 0 {
-		calls = append(calls, cur)
-	}
-	return calls
 }

@@ -9,10 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/testenv"
 )
@@ -42,16 +38,7 @@ func (s *countingSink) Publish(_ context.Context, changes []Change) []error {
 
 func claimsTable(t *testing.T) *DynamoClaims {
 	t.Helper()
-	c := dynamodb.NewFromConfig(testenv.AWSConfig(testenv.Moto(t)))
-	name := testenv.Name(t, "claims")
-	if _, err := c.CreateTable(context.Background(), &dynamodb.CreateTableInput{
-		TableName:            aws.String(name),
-		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash}},
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
-		BillingMode:          ddbtypes.BillingModePayPerRequest,
-	}); err != nil {
-		t.Fatal(err)
-	}
+	c, name := testenv.Table(t, "claims")
 	return &DynamoClaims{Client: c, Table: name}
 }
 

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sns/types"
 
@@ -60,23 +59,15 @@ type SNSOptions struct {
 // attributes status, operation, appId and backendEnvironmentName
 // (String) for subscriptions' filter policies.
 type SNS struct {
-	client  topicPublisher
-	opts    SNSOptions
-	backoff *retry.ExponentialJitterBackoff
+	client topicPublisher
+	opts   SNSOptions
+	batch  batcher
 }
 
 // NewSNS returns the SNS sink; client is usually an *sns.Client.
 func NewSNS(client topicPublisher, opts SNSOptions) *SNS {
-	if opts.MaxAttempts <= 0 {
-		opts.MaxAttempts = 3
-	}
-	if opts.MaxBackoff <= 0 {
-		opts.MaxBackoff = 2 * time.Second
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
-	return &SNS{client: client, opts: opts, backoff: retry.NewExponentialJitterBackoff(opts.MaxBackoff)}
+	return &SNS{client: client, opts: opts,
+		batch: newBatcher("SNS", maxSNSEntries, maxSNSBytes, opts.MaxAttempts, opts.MaxBackoff, opts.Logger)}
 }
 
 // Name implements Sink.
@@ -101,29 +92,9 @@ func (s *SNS) Publish(ctx context.Context, changes []Change) []error {
 		entries[i] = e
 		pending = append(pending, i)
 	}
-	for attempt := 1; len(pending) > 0; attempt++ {
-		if attempt > 1 {
-			if err := backoffSleep(ctx, s.backoff, attempt-1); err != nil {
-				for _, i := range pending {
-					errs[i] = fmt.Errorf("%w (not resent: %w)", errs[i], err)
-				}
-				break
-			}
-		}
-		var resend []int
-		for _, call := range snsChunks(pending, entries) {
-			for _, i := range s.publish(ctx, changes, entries, errs, call) {
-				if attempt == s.opts.MaxAttempts {
-					errs[i] = fmt.Errorf("%w (after %d attempts)", errs[i], attempt)
-					continue
-				}
-				s.opts.Logger.WarnContext(jobContext(ctx, changes[i]), "SNS failed an entry; resending it",
-					"eventKey", changes[i].EventKey, "attempt", attempt, "error", errs[i].Error())
-				resend = append(resend, i)
-			}
-		}
-		pending = resend
-	}
+	s.batch.send(ctx, changes, errs, pending,
+		func(i int) int { return snsEntrySize(entries[i]) },
+		func(idx []int) []int { return s.publish(ctx, changes, entries, errs, idx) })
 	return errs
 }
 
@@ -201,27 +172,6 @@ func snsEntrySize(e types.PublishBatchRequestEntry) int {
 		n += len(name) + len(aws.ToString(v.DataType)) + len(aws.ToString(v.StringValue)) + len(v.BinaryValue)
 	}
 	return n
-}
-
-// snsChunks splits the indexes into PublishBatch calls within the
-// limits, keeping their order.
-func snsChunks(idx []int, entries []types.PublishBatchRequestEntry) [][]int {
-	var calls [][]int
-	var cur []int
-	size := 0
-	for _, i := range idx {
-		n := snsEntrySize(entries[i])
-		if len(cur) == maxSNSEntries || (len(cur) > 0 && size+n > maxSNSBytes) {
-			calls = append(calls, cur)
-			cur, size = nil, 0
-		}
-		cur = append(cur, i)
-		size += n
-	}
-	if len(cur) > 0 {
-		calls = append(calls, cur)
-	}
-	return calls
 }
 
 // SNSSubject is a notification's subject, e.g. "jobwatch: CloneBackend

@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	smithy "github.com/aws/smithy-go"
@@ -379,16 +377,7 @@ func TestMalformedAndRejected(t *testing.T) {
 // TestTrackedJobs checks poll records a job's end in the state table (moto)
 // and then drops a duplicate of its tracking message without a lookup.
 func TestTrackedJobs(t *testing.T) {
-	c := dynamodb.NewFromConfig(testenv.AWSConfig(testenv.Moto(t)))
-	table := testenv.Name(t, "state")
-	if _, err := c.CreateTable(context.Background(), &dynamodb.CreateTableInput{
-		TableName:            aws.String(table),
-		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash}},
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
-		BillingMode:          ddbtypes.BillingModePayPerRequest,
-	}); err != nil {
-		t.Fatal(err)
-	}
+	c, table := testenv.Table(t, "state")
 	store := &tracked.Store{Client: c, Table: table}
 	key := tracked.Key{AppID: "d1", Env: "dev", JobID: "j"}
 	var first contract.TrackingMessage
@@ -423,16 +412,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // messages, and that the ended job's own message is then dropped without
 // a lookup.
 func TestHint(t *testing.T) {
-	c := dynamodb.NewFromConfig(testenv.AWSConfig(testenv.Moto(t)))
-	table := testenv.Name(t, "state")
-	if _, err := c.CreateTable(context.Background(), &dynamodb.CreateTableInput{
-		TableName:            aws.String(table),
-		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash}},
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
-		BillingMode:          ddbtypes.BillingModePayPerRequest,
-	}); err != nil {
-		t.Fatal(err)
-	}
+	c, table := testenv.Table(t, "state")
 	store := &tracked.Store{Client: c, Table: table}
 	h := newHarness(schedule.Fixed{Interval: 10 * time.Second})
 	h.p.cfg.Tracked, h.p.cfg.AppIDs = store, []string{"d1"}

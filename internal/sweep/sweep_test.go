@@ -9,8 +9,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/jobwatch/jobwatch/internal/amplify"
@@ -49,16 +47,7 @@ func TestSweep(t *testing.T) {
 		jobs = append(jobs, aws.ToString(out.JobId))
 	}
 
-	db := dynamodb.NewFromConfig(cfg)
-	table := testenv.Name(t, "state")
-	if _, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:            aws.String(table),
-		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash}},
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
-		BillingMode:          ddbtypes.BillingModePayPerRequest,
-	}); err != nil {
-		t.Fatal(err)
-	}
+	db, table := testenv.Table(t, "state")
 	store := &tracked.Store{Client: db, Table: table}
 	// The staging job is jobwatch's own: submit already tracks it.
 	if _, err := store.Start(ctx, contract.TrackingMessage{Version: 1, AppID: "d1abc23", BackendEnvironmentName: "staging", JobID: jobs[1],

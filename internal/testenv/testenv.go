@@ -15,6 +15,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/jobwatch/jobwatch/internal/localstack"
 )
@@ -117,6 +119,23 @@ func Name(t testing.TB, prefix string) string {
 	defer nameSeq.Unlock()
 	nameSeq.n++
 	return fmt.Sprintf("%s-%d-%d", prefix, os.Getpid()%100000, nameSeq.n)
+}
+
+// Table creates a table in moto keyed as the template's state table is
+// (the string partition key pk), and returns a client and its name.
+func Table(t testing.TB, prefix string) (*dynamodb.Client, string) {
+	t.Helper()
+	c := dynamodb.NewFromConfig(AWSConfig(Moto(t)))
+	name := Name(t, prefix)
+	if _, err := c.CreateTable(context.Background(), &dynamodb.CreateTableInput{
+		TableName:            aws.String(name),
+		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash}},
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+		BillingMode:          ddbtypes.BillingModePayPerRequest,
+	}); err != nil {
+		t.Fatalf("create table %s: %v", name, err)
+	}
+	return c, name
 }
 
 // Context returns a context cancelled when the test ends.

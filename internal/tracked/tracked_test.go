@@ -6,10 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/testenv"
 	"github.com/jobwatch/jobwatch/internal/tracked"
@@ -17,19 +13,10 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// NewTestStore creates a state table in moto and a store on it.
+// newStore creates a state table in moto and a store on it.
 func newStore(t *testing.T) *tracked.Store {
 	t.Helper()
-	c := dynamodb.NewFromConfig(testenv.AWSConfig(testenv.Moto(t)))
-	name := testenv.Name(t, "state")
-	if _, err := c.CreateTable(context.Background(), &dynamodb.CreateTableInput{
-		TableName:            aws.String(name),
-		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash}},
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
-		BillingMode:          ddbtypes.BillingModePayPerRequest,
-	}); err != nil {
-		t.Fatal(err)
-	}
+	c, name := testenv.Table(t, "state")
 	return &tracked.Store{Client: c, Table: name}
 }
 
