@@ -10,9 +10,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
-	"github.com/jobwatch/jobwatch/internal/amplify/emulator"
 	"github.com/jobwatch/jobwatch/internal/contract"
-	"github.com/jobwatch/jobwatch/internal/testenv"
+	"github.com/jobwatch/jobwatch/internal/dev/emulator"
+	"github.com/jobwatch/jobwatch/internal/dev/testenv"
 )
 
 // TestPushHint checks the push-hint path end to end: a CloudFormation

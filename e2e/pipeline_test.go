@@ -19,11 +19,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/jobwatch/jobwatch/internal/amplify/emulator"
 	"github.com/jobwatch/jobwatch/internal/contract"
-	"github.com/jobwatch/jobwatch/internal/localstack"
-	"github.com/jobwatch/jobwatch/internal/samtemplate"
-	"github.com/jobwatch/jobwatch/internal/testenv"
+	"github.com/jobwatch/jobwatch/internal/dev/devstack"
+	"github.com/jobwatch/jobwatch/internal/dev/emulator"
+	"github.com/jobwatch/jobwatch/internal/dev/samtemplate"
+	"github.com/jobwatch/jobwatch/internal/dev/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -35,7 +35,7 @@ type pipeline struct {
 	ctx    context.Context
 	cfg    aws.Config
 	emu    *emulator.Server
-	stack  *localstack.Stack
+	stack  *devstack.Stack
 	sqs    *sqs.Client
 	eb     *eventbridge.Client
 	events string // observer queue: every status change on the bus
@@ -64,7 +64,7 @@ func startPipeline(t *testing.T, faults emulator.Faults, durations emulator.Dura
 	if err != nil {
 		t.Fatal(err)
 	}
-	stack, err := localstack.Deploy(ctx, localstack.Options{
+	stack, err := devstack.Deploy(ctx, devstack.Options{
 		App: app, AWS: cfg, StackName: testenv.Name(t, "e2e"), Region: testenv.Region, AccountID: testenv.Account,
 		Parameters:        map[string]string{"AllowedAppIds": appID, "JobDeadline": "25s", "LogLevel": "DEBUG"},
 		VisibilityTimeout: 3 * time.Second,
@@ -96,7 +96,7 @@ func startPipeline(t *testing.T, faults emulator.Faults, durations emulator.Dura
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
-		_ = stack.Run(runCtx, cfg, invokers, localstack.RunOptions{RetryDelay: 200 * time.Millisecond})
+		_ = stack.Run(runCtx, cfg, invokers, devstack.RunOptions{RetryDelay: 200 * time.Millisecond})
 		close(done)
 	}()
 	t.Cleanup(func() {

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/jobwatch/jobwatch/internal/contract"
-	"github.com/jobwatch/jobwatch/internal/soak"
+	"github.com/jobwatch/jobwatch/internal/dev/soak"
 )
 
 // soakSeed makes the emulator's 11th job stick and three of its first 20

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jobwatch/jobwatch/internal/bench"
-	"github.com/jobwatch/jobwatch/internal/bench/coldstart"
+	"github.com/jobwatch/jobwatch/internal/dev/bench"
+	"github.com/jobwatch/jobwatch/internal/dev/coldstart"
 )
 
 func init() {

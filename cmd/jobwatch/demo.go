@@ -9,8 +9,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/jobwatch/jobwatch/internal/amplify/emulator"
-	"github.com/jobwatch/jobwatch/internal/demo"
+	"github.com/jobwatch/jobwatch/internal/dev/demo"
+	"github.com/jobwatch/jobwatch/internal/dev/emulator"
 )
 
 func init() {

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/jobwatch/jobwatch/internal/amplify"
-	"github.com/jobwatch/jobwatch/internal/amplify/emulator"
+	"github.com/jobwatch/jobwatch/internal/dev/emulator"
 )
 
 func init() {

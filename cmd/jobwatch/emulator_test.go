@@ -38,7 +38,7 @@ func (o *emuOutput) String() string {
 	return o.buf.String()
 }
 
-const emuStateFile = "../../internal/amplify/emulator/testdata/state.json"
+const emuStateFile = "../../internal/dev/emulator/testdata/state.json"
 
 // TestEmulatorCommand runs `jobwatch emulator` as a user would: it
 // announces its address, answers jobwatch call, logs one line per request

@@ -14,9 +14,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jobwatch/jobwatch/internal/lambdasim"
-	"github.com/jobwatch/jobwatch/internal/localstack"
-	"github.com/jobwatch/jobwatch/internal/samtemplate"
+	"github.com/jobwatch/jobwatch/internal/dev/devstack"
+	"github.com/jobwatch/jobwatch/internal/dev/lambdasim"
+	"github.com/jobwatch/jobwatch/internal/dev/samtemplate"
 )
 
 func init() {
@@ -41,17 +41,17 @@ started and removes the state.
 // localState is the state file of `jobwatch local`.
 type localState struct {
 	Template string            `json:"template"`
-	Moto     localstack.Server `json:"moto"`
-	Emulator localstack.Server `json:"emulator"`
-	Stack    *localstack.Stack `json:"stack"`
+	Moto     devstack.Server   `json:"moto"`
+	Emulator devstack.Server   `json:"emulator"`
+	Stack    *devstack.Stack   `json:"stack"`
 	Started  time.Time         `json:"started"`
 	Logs     map[string]string `json:"logs"`
 }
 
 // Local identity: what moto answers with.
 const (
-	localRegion  = localstack.Region
-	localAccount = localstack.Account
+	localRegion  = devstack.Region
+	localAccount = devstack.Account
 )
 
 // localFunctionEnv is what every local function gets besides its template
@@ -126,7 +126,7 @@ func localUp(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usagef("--template: %v", err)
 	}
 	if _, ok := params["AllowedAppIds"]; !ok {
-		params["AllowedAppIds"] = localstack.AppID
+		params["AllowedAppIds"] = devstack.AppID
 	}
 	dir := filepath.Dir(*statePath)
 	st := &localState{Template: *template, Started: time.Now().UTC(), Logs: map[string]string{}}
@@ -137,13 +137,13 @@ func localUp(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	switch {
 	case *motoURL != "":
-		if !localstack.MotoAlive(*motoURL) {
+		if !devstack.MotoAlive(*motoURL) {
 			return fmt.Errorf("--moto: no moto server answers at %s", *motoURL)
 		}
-		st.Moto = localstack.Server{Endpoint: *motoURL}
+		st.Moto = devstack.Server{Endpoint: *motoURL}
 	default:
 		st.Logs["moto"] = filepath.Join(dir, "moto.log")
-		m, err := localstack.StartMoto(0, st.Logs["moto"], true)
+		m, err := devstack.StartMoto(0, st.Logs["moto"], true)
 		if err != nil {
 			return err
 		}
@@ -155,7 +155,7 @@ func localUp(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			stop()
 			return fmt.Errorf("--emulator: no emulator answers at %s", *emulatorURL)
 		}
-		st.Emulator = localstack.Server{Endpoint: *emulatorURL}
+		st.Emulator = devstack.Server{Endpoint: *emulatorURL}
 	default:
 		st.Logs["emulator"] = filepath.Join(dir, "emulator.log")
 		e, err := startEmulatorProcess(dir, st.Logs["emulator"])
@@ -166,8 +166,8 @@ func localUp(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		st.Emulator = *e
 	}
 
-	stack, err := localstack.Deploy(ctx, localstack.Options{
-		App: app, AWS: localstack.AWSConfig(st.Moto.Endpoint), StackName: *stackName, Region: localRegion, AccountID: localAccount,
+	stack, err := devstack.Deploy(ctx, devstack.Options{
+		App: app, AWS: devstack.AWSConfig(st.Moto.Endpoint), StackName: *stackName, Region: localRegion, AccountID: localAccount,
 		Parameters: params, VisibilityTimeout: *visibility, FunctionEnv: localFunctionEnv(st.Moto.Endpoint, st.Emulator.Endpoint),
 	})
 	if err != nil {
@@ -196,12 +196,12 @@ func localUp(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 // startEmulatorProcess starts `jobwatch emulator` (this same program) as a
 // detached server with the demo apps.
-func startEmulatorProcess(dir, logPath string) (*localstack.Server, error) {
+func startEmulatorProcess(dir, logPath string) (*devstack.Server, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	port, err := localstack.FreePort()
+	port, err := devstack.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -209,12 +209,12 @@ func startEmulatorProcess(dir, logPath string) (*localstack.Server, error) {
 		return nil, err
 	}
 	statePath := filepath.Join(dir, "emulator-apps.json")
-	if err := os.WriteFile(statePath, []byte(localstack.DefaultApps), 0o644); err != nil {
+	if err := os.WriteFile(statePath, []byte(devstack.DefaultApps), 0o644); err != nil {
 		return nil, err
 	}
 	endpoint := fmt.Sprintf("http://127.0.0.1:%d", port)
 	cmd := exec.Command(self, "emulator", "--addr", fmt.Sprintf("127.0.0.1:%d", port), "--state", statePath, "--job-duration", "5s")
-	return localstack.StartServer(cmd, endpoint, logPath, true, emulatorAlive, "Admin API emulator (jobwatch emulator)")
+	return devstack.StartServer(cmd, endpoint, logPath, true, emulatorAlive, "Admin API emulator (jobwatch emulator)")
 }
 
 func emulatorAlive(endpoint string) bool {
@@ -308,7 +308,7 @@ func localDown(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if st.Moto.PID == 0 && st.Stack != nil {
 		// A reused moto server keeps running: remove what up created in it.
-		if err := st.Stack.Delete(ctx, localstack.AWSConfig(st.Moto.Endpoint)); err != nil {
+		if err := st.Stack.Delete(ctx, devstack.AWSConfig(st.Moto.Endpoint)); err != nil {
 			fmt.Fprintf(stderr, "jobwatch local down: some resources were not deleted: %v\n", err)
 		}
 	}

@@ -11,9 +11,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/jobwatch/jobwatch/internal/amplify/emulator"
-	"github.com/jobwatch/jobwatch/internal/localstack"
-	"github.com/jobwatch/jobwatch/internal/testenv"
+	"github.com/jobwatch/jobwatch/internal/dev/devstack"
+	"github.com/jobwatch/jobwatch/internal/dev/emulator"
+	"github.com/jobwatch/jobwatch/internal/dev/testenv"
 )
 
 // TestLocalInvokeSamples brings a local stack up from template.yaml and
@@ -27,7 +27,7 @@ func TestLocalInvokeSamples(t *testing.T) {
 		t.Skip("builds and runs the functions")
 	}
 	moto := testenv.Moto(t)
-	emu, err := emulator.Start(emulator.Config{Seed: 1, State: localstack.DefaultState()})
+	emu, err := emulator.Start(emulator.Config{Seed: 1, State: devstack.DefaultState()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestLocalInvokeSamples(t *testing.T) {
 			target = r.Target.URL
 		}
 	}
-	delivered, err := sqs.NewFromConfig(localstack.AWSConfig(moto)).ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
+	delivered, err := sqs.NewFromConfig(devstack.AWSConfig(moto)).ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
 		QueueUrl: aws.String(target), WaitTimeSeconds: 2})
 	if err != nil || len(delivered.Messages) != 1 || !strings.Contains(aws.ToString(delivered.Messages[0].Body), `t-1`) {
 		t.Errorf("the rule did not deliver the job request: %v %v", delivered, err)

@@ -8,7 +8,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/jobwatch/jobwatch/internal/soak"
+	"github.com/jobwatch/jobwatch/internal/dev/soak"
 )
 
 func init() {

@@ -16,7 +16,7 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
 	"github.com/jobwatch/jobwatch/internal/contract"
-	"github.com/jobwatch/jobwatch/internal/localstack"
+	"github.com/jobwatch/jobwatch/internal/dev/devstack"
 	"github.com/jobwatch/jobwatch/internal/submit"
 )
 
@@ -84,7 +84,7 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err != nil {
 			return err
 		}
-		cfg = localstack.AWSConfig(st.Moto.Endpoint)
+		cfg = devstack.AWSConfig(st.Moto.Endpoint)
 		if !flagSet(fs, "bus") {
 			for _, b := range st.Stack.Buses {
 				*bus = b.Name

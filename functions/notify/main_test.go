@@ -20,8 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
-	"github.com/jobwatch/jobwatch/internal/notify/slacktest"
-	"github.com/jobwatch/jobwatch/internal/testenv"
+	"github.com/jobwatch/jobwatch/internal/dev/slacktest"
+	"github.com/jobwatch/jobwatch/internal/dev/testenv"
 )
 
 // The tests run this test binary as the function: with runMainEnv set,

@@ -16,11 +16,11 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/jobwatch/jobwatch/internal/amplify/emulator"
 	"github.com/jobwatch/jobwatch/internal/contract"
+	"github.com/jobwatch/jobwatch/internal/dev/emulator"
+	"github.com/jobwatch/jobwatch/internal/dev/testenv"
 	"github.com/jobwatch/jobwatch/internal/settings"
 	"github.com/jobwatch/jobwatch/internal/submit"
-	"github.com/jobwatch/jobwatch/internal/testenv"
 )
 
 // TestMain runs main itself when asked to, so that a test can start the

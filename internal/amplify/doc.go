@@ -9,7 +9,7 @@
 // moving to the official module later is mechanical.
 //
 // The operation files, package types and the operation table are generated
-// from the botocore service model kept in internal/codegen.
+// from the botocore service model kept in internal/dev/codegen.
 package amplify
 
-//go:generate go run ./internal/codegen -model internal/codegen/service-2.json.gz -out .
+//go:generate go run ../dev/codegen -model ../dev/codegen/service-2.json.gz -out .

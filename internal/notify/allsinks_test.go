@@ -16,9 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
-	"github.com/jobwatch/jobwatch/internal/notify/slacktest"
+	"github.com/jobwatch/jobwatch/internal/dev/slacktest"
+	"github.com/jobwatch/jobwatch/internal/dev/testenv"
 	"github.com/jobwatch/jobwatch/internal/settings"
-	"github.com/jobwatch/jobwatch/internal/testenv"
 )
 
 // TestHandleSQSAllSinks runs the Lambda handler with every sink on, built

@@ -20,8 +20,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/jobwatch/jobwatch/internal/contract"
+	"github.com/jobwatch/jobwatch/internal/dev/testenv"
 	"github.com/jobwatch/jobwatch/internal/logging"
-	"github.com/jobwatch/jobwatch/internal/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/jobwatch/jobwatch/internal/contract"
-	"github.com/jobwatch/jobwatch/internal/testenv"
+	"github.com/jobwatch/jobwatch/internal/dev/testenv"
 )
 
 // countingSink records what reaches it and fails the event keys in fail.

@@ -9,7 +9,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/jobwatch/jobwatch/internal/contract"
-	"github.com/jobwatch/jobwatch/internal/notify/slacktest"
+	"github.com/jobwatch/jobwatch/internal/dev/slacktest"
 )
 
 // untrusted is the status change of events/notify/failed-untrusted-text.json,

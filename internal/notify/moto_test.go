@@ -16,7 +16,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/jobwatch/jobwatch/internal/contract"
-	"github.com/jobwatch/jobwatch/internal/testenv"
+	"github.com/jobwatch/jobwatch/internal/dev/testenv"
 )
 
 // receivedEvent is an event as an SQS rule target receives it.

@@ -14,7 +14,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/jobwatch/jobwatch/internal/contract"
-	"github.com/jobwatch/jobwatch/internal/notify/slacktest"
+	"github.com/jobwatch/jobwatch/internal/dev/slacktest"
 )
 
 // fixedWebhook is a webhook source that always gives the same URL.

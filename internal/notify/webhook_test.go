@@ -16,7 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
-	"github.com/jobwatch/jobwatch/internal/testenv"
+	"github.com/jobwatch/jobwatch/internal/dev/testenv"
 )
 
 // A webhook URL shaped like Slack's; the token is what must never leak.

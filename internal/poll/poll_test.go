@@ -19,8 +19,8 @@ import (
 	"github.com/jobwatch/jobwatch/internal/amplify"
 	"github.com/jobwatch/jobwatch/internal/amplify/types"
 	"github.com/jobwatch/jobwatch/internal/contract"
+	"github.com/jobwatch/jobwatch/internal/dev/testenv"
 	"github.com/jobwatch/jobwatch/internal/schedule"
-	"github.com/jobwatch/jobwatch/internal/testenv"
 	"github.com/jobwatch/jobwatch/internal/tracked"
 )
 

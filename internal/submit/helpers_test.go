@@ -19,10 +19,10 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/jobwatch/jobwatch/internal/amplify"
-	"github.com/jobwatch/jobwatch/internal/amplify/emulator"
 	"github.com/jobwatch/jobwatch/internal/contract"
+	"github.com/jobwatch/jobwatch/internal/dev/emulator"
+	"github.com/jobwatch/jobwatch/internal/dev/testenv"
 	"github.com/jobwatch/jobwatch/internal/logging"
-	"github.com/jobwatch/jobwatch/internal/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

@@ -12,11 +12,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/jobwatch/jobwatch/internal/amplify"
-	"github.com/jobwatch/jobwatch/internal/amplify/emulator"
 	"github.com/jobwatch/jobwatch/internal/contract"
+	"github.com/jobwatch/jobwatch/internal/dev/emulator"
+	"github.com/jobwatch/jobwatch/internal/dev/testenv"
 	"github.com/jobwatch/jobwatch/internal/settings"
 	"github.com/jobwatch/jobwatch/internal/sweep"
-	"github.com/jobwatch/jobwatch/internal/testenv"
 	"github.com/jobwatch/jobwatch/internal/tracked"
 )
 
