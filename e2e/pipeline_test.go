@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -17,12 +18,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/dev/devstack"
 	"github.com/jobwatch/jobwatch/internal/dev/emulator"
-	"github.com/jobwatch/jobwatch/internal/dev/samtemplate"
 	"github.com/jobwatch/jobwatch/internal/dev/testenv"
 )
 
@@ -33,101 +32,70 @@ const appID = "d1abc23"
 type pipeline struct {
 	t      *testing.T
 	ctx    context.Context
-	cfg    aws.Config
 	emu    *emulator.Server
+	st     *devstack.State
 	stack  *devstack.Stack
 	sqs    *sqs.Client
 	eb     *eventbridge.Client
-	events string // observer queue: every status change on the bus
+	events chan devstack.Event // every status change on the bus
 	logs   *testenv.Buffer
 }
 
 // startPipeline stands the template up in moto with short local timings,
-// builds the functions and runs them under the Runtime Interface Emulator.
+// builds the functions and runs them under the Runtime Interface Emulator,
+// as jobwatch local up and local start do.
 func startPipeline(t *testing.T, faults emulator.Faults, durations emulator.DurationFunc, env map[string]string) *pipeline {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end to end")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	t.Cleanup(cancel)
-	moto := testenv.Moto(t)
-	cfg := testenv.AWSConfig(moto)
+	// Building the functions may take minutes on a busy machine: it has
+	// its own time, apart from the pipeline's.
+	setup, cancelSetup := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancelSetup()
 	emu, err := emulator.Start(emulator.Config{Seed: 7, Faults: faults, JobDurations: durations,
 		State: &emulator.State{Apps: []emulator.StateApp{{AppId: appID, AppName: "demo", Environments: []string{"dev", "staging", "prod", "qa"}}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = emu.Close() })
-
-	app, err := samtemplate.Load("../template.yaml")
-	if err != nil {
-		t.Fatal(err)
+	fnEnv := map[string]string{
+		// Local timings: seconds where the deployed defaults are minutes.
+		"INITIAL_POLL_DELAY": "1s", "WAIT_RETRY_DELAY": "2s", "NOT_FOUND_GRACE": "5s", "POLL_POLICY": "fixed-2s",
 	}
-	stack, err := devstack.Deploy(ctx, devstack.Options{
-		App: app, AWS: cfg, StackName: testenv.Name(t, "e2e"), Region: testenv.Region, AccountID: testenv.Account,
+	maps.Copy(fnEnv, env)
+	st, err := devstack.Up(setup, devstack.UpOptions{Template: "../template.yaml", StackName: testenv.Name(t, "e2e"),
+		Moto: testenv.Moto(t), Emulator: devstack.Server{Endpoint: emu.URL},
 		Parameters:        map[string]string{"AllowedAppIds": appID, "JobDeadline": "25s", "LogLevel": "DEBUG"},
-		VisibilityTimeout: 3 * time.Second,
-		FunctionEnv: map[string]string{
-			"AWS_REGION": testenv.Region, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-			"AWS_ENDPOINT_URL": moto, "AWS_ENDPOINT_URL_AMPLIFYBACKEND": emu.URL,
-			// Local timings: seconds where the deployed defaults are minutes.
-			"INITIAL_POLL_DELAY": "1s", "WAIT_RETRY_DELAY": "2s", "NOT_FOUND_GRACE": "5s", "POLL_POLICY": "fixed-2s",
-		},
-	})
-	for k, v := range env {
-		stack.SetEnv(k, v)
+		VisibilityTimeout: 3 * time.Second, Env: fnEnv})
+	if st != nil {
+		t.Cleanup(func() { _ = st.Down(context.Background()) })
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = stack.Delete(context.Background(), cfg) })
-
-	logs := &testenv.Buffer{}
-	fns, err := stack.StartFunctions(ctx, "..", t.TempDir(), logs)
+	p := &pipeline{t: t, emu: emu, st: st, stack: st.Stack, sqs: sqs.NewFromConfig(st.AWS()),
+		eb: eventbridge.NewFromConfig(st.AWS()), events: make(chan devstack.Event, 100), logs: &testenv.Buffer{}}
+	run, err := devstack.Start(setup, st, devstack.StartOptions{BuildDir: t.TempDir(), Logs: p.logs, RetryDelay: 200 * time.Millisecond,
+		Observe: devstack.Observer{OnEvent: func(ev devstack.Event) { p.events <- ev }}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(fns.Close)
-	invokers := fns.Invokers()
-
-	p := &pipeline{t: t, ctx: ctx, cfg: cfg, emu: emu, stack: stack, sqs: sqs.NewFromConfig(cfg), eb: eventbridge.NewFromConfig(cfg), logs: logs}
-	p.events = p.observe()
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		_ = stack.Run(runCtx, cfg, invokers, devstack.RunOptions{RetryDelay: 200 * time.Millisecond})
-		close(done)
-	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	t.Cleanup(cancel)
+	p.ctx = ctx
 	t.Cleanup(func() {
-		stop()
-		<-done
+		go func() { // the observer may wait on a full channel
+			for range p.events {
+			}
+		}()
+		run.Close()
+		close(p.events)
 		if t.Failed() {
-			t.Logf("function logs:\n%s", logs.String())
+			t.Logf("function logs:\n%s", p.logs.String())
 		}
 	})
 	return p
-}
-
-// observe subscribes a queue to every status change on the bus, as a
-// user's rule would.
-func (p *pipeline) observe() string {
-	name := testenv.Name(p.t, "observer")
-	q, err := p.sqs.CreateQueue(p.ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)})
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	bus := p.stack.Buses["EventBus"].Name
-	pattern := fmt.Sprintf(`{"detail-type":[%q]}`, contract.DetailTypeStatusChange)
-	if _, err := p.eb.PutRule(p.ctx, &eventbridge.PutRuleInput{Name: aws.String(name), EventBusName: aws.String(bus), EventPattern: aws.String(pattern)}); err != nil {
-		p.t.Fatal(err)
-	}
-	arn := fmt.Sprintf("arn:aws:sqs:%s:%s:%s", testenv.Region, testenv.Account, name)
-	if _, err := p.eb.PutTargets(p.ctx, &eventbridge.PutTargetsInput{Rule: aws.String(name), EventBusName: aws.String(bus),
-		Targets: []ebtypes.Target{{Id: aws.String("observer"), Arn: aws.String(arn)}}}); err != nil {
-		p.t.Fatal(err)
-	}
-	return aws.ToString(q.QueueUrl)
 }
 
 // request puts a job request on the bus, as a user or another system does.
@@ -143,48 +111,35 @@ func (p *pipeline) request(requestID, operation, input string) {
 	}
 }
 
-type event struct {
-	Source     string                `json:"source"`
-	DetailType string                `json:"detail-type"`
-	Resources  []string              `json:"resources"`
-	Detail     contract.StatusChange `json:"detail"`
-}
-
 // collect reads status-change events until every key in want has one,
 // then keeps reading briefly to catch duplicates.
-func (p *pipeline) collect(want []string, timeout time.Duration) map[string][]event {
+func (p *pipeline) collect(want []string, timeout time.Duration) map[string][]devstack.Event {
 	p.t.Helper()
-	got := map[string][]event{}
-	deadline := time.Now().Add(timeout)
-	var quietUntil time.Time
-	for time.Now().Before(deadline) {
-		out, err := p.sqs.ReceiveMessage(p.ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(p.events), MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
-		if err != nil {
-			p.t.Fatal(err)
-		}
-		for _, m := range out.Messages {
-			var ev event
-			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &ev); err != nil {
-				p.t.Fatalf("event is not JSON: %s", aws.ToString(m.Body))
-			}
+	got := map[string][]devstack.Event{}
+	deadline := time.After(timeout)
+	var quiet <-chan time.Time
+	for {
+		select {
+		case ev := <-p.events:
 			got[ev.Detail.EventKey] = append(got[ev.Detail.EventKey], ev)
-			_, _ = p.sqs.DeleteMessage(p.ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(p.events), ReceiptHandle: m.ReceiptHandle})
-		}
-		complete := true
-		for _, k := range want {
-			if len(got[k]) == 0 {
-				complete = false
+			if quiet == nil && hasAll(got, want) {
+				quiet = time.After(4 * time.Second)
 			}
-		}
-		if complete {
-			if quietUntil.IsZero() {
-				quietUntil = time.Now().Add(4 * time.Second)
-			} else if time.Now().After(quietUntil) {
-				return got
-			}
+		case <-quiet:
+			return got
+		case <-deadline:
+			return got
 		}
 	}
-	return got
+}
+
+func hasAll(got map[string][]devstack.Event, want []string) bool {
+	for _, k := range want {
+		if len(got[k]) == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // jobOf finds the job the emulator started for an operation on an env.
@@ -209,15 +164,11 @@ func (p *pipeline) waitJob(env, operation string) string {
 }
 
 func (p *pipeline) depth(queueID string) int {
-	out, err := p.sqs.GetQueueAttributes(p.ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(p.stack.Queues[queueID].URL),
-		AttributeNames: []sqstypes.QueueAttributeName{"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"}})
+	n, err := p.st.Depth(p.ctx, p.stack.Queues[queueID].URL)
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	var a, b int
-	fmt.Sscan(out.Attributes["ApproximateNumberOfMessages"], &a)
-	fmt.Sscan(out.Attributes["ApproximateNumberOfMessagesNotVisible"], &b)
-	return a + b
+	return n
 }
 
 // TestPipeline submits jobs through the bus and checks one status-change

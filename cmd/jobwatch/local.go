@@ -6,82 +6,66 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/jobwatch/jobwatch/internal/dev/devstack"
 	"github.com/jobwatch/jobwatch/internal/dev/lambdasim"
-	"github.com/jobwatch/jobwatch/internal/dev/samtemplate"
 )
 
 func init() {
-	commands["local"] = command{"run the SAM application on this machine: local up | invoke | down", runLocal}
+	commands["local"] = command{"run the SAM application on this machine: local up | start | invoke | down", runLocal}
 }
 
 const localUsage = `usage: jobwatch local up [flags]
+       jobwatch local start [flags]
        jobwatch local invoke LOGICAL_ID -e EVENT.json [flags]
        jobwatch local down [flags]
 
 Runs the application of template.yaml on this machine, without AWS or
-docker: up starts moto server (SQS, EventBridge, DynamoDB, SNS) and the
-Amplify Admin API emulator on loopback (or reuses running ones), creates
-the template's queues, bus, rules, table and topics in moto and saves what
-it made in a state file; invoke builds one function for this machine, runs
-its bootstrap under the AWS Lambda Runtime Interface Emulator with the
-environment the template gives it, invokes it with the event and prints
-the response (logs on stderr), like 'sam local invoke'; down stops what up
-started and removes the state.
+docker. up starts moto server (SQS, EventBridge, DynamoDB, SNS, SSM) and
+the Amplify Admin API emulator on loopback (or reuses running ones with
+--moto and --emulator), creates the template's queues, bus, rules, table
+and topic in moto, and saves what it made in a state file. start runs
+every function of that stack until Ctrl-C: it builds each one, runs its
+bootstrap under the AWS Lambda Runtime Interface Emulator, and plays
+Lambda's and EventBridge's part as the template says (SQS event sources,
+the bus's rules with their retries and on-failure destination,
+schedules); it prints each function's log lines prefixed with its logical
+id, and what users would receive: each status change on the bus, each
+message on the topic and each Slack post (to a local stand-in). invoke
+runs one function once with an event, like 'sam local invoke'. down stops
+what up and start started and removes the state.
+
+A developer's loop:
+  jobwatch local up && jobwatch local start      # one terminal
+  jobwatch submit --local CloneBackend --input '{"AppId":"d1abc23","BackendEnvironmentName":"dev","TargetEnvironmentName":"prtest"}'
 `
 
-// localState is the state file of `jobwatch local`.
-type localState struct {
-	Template string            `json:"template"`
-	Moto     devstack.Server   `json:"moto"`
-	Emulator devstack.Server   `json:"emulator"`
-	Stack    *devstack.Stack   `json:"stack"`
-	Started  time.Time         `json:"started"`
-	Logs     map[string]string `json:"logs"`
-}
-
-// Local identity: what moto answers with.
-const (
-	localRegion  = devstack.Region
-	localAccount = devstack.Account
-)
-
-// localFunctionEnv is what every local function gets besides its template
-// environment: region, test credentials, the local endpoints, and local
-// timings (seconds where the deployed defaults are minutes).
-func localFunctionEnv(moto, emulator string) map[string]string {
-	return map[string]string{
-		"AWS_REGION": localRegion, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-		"AWS_ENDPOINT_URL": moto, "AWS_ENDPOINT_URL_AMPLIFYBACKEND": emulator,
-		"INITIAL_POLL_DELAY": "2s", "WAIT_RETRY_DELAY": "3s", "NOT_FOUND_GRACE": "30s",
-	}
-}
+const defaultStatePath = ".jobwatch/local.json"
 
 func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(stderr, localUsage)
 		if len(args) == 0 {
-			return usagef("want a subcommand: up, invoke or down")
+			return usagef("want a subcommand: up, start, invoke or down")
 		}
 		return nil
 	}
-	switch args[0] {
-	case "up":
-		return localUp(ctx, args[1:], stdout, stderr)
-	case "invoke":
-		return localInvoke(ctx, args[1:], stdout, stderr)
-	case "down":
-		return localDown(ctx, args[1:], stdout, stderr)
+	sub := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
+		"up": localUp, "start": localStart, "invoke": localInvoke, "down": localDown,
 	}
-	return usagef("unknown subcommand %q: want up, invoke or down", args[0])
+	run, ok := sub[args[0]]
+	if !ok {
+		return usagef("unknown subcommand %q: want up, start, invoke or down", args[0])
+	}
+	return run(ctx, args[1:], stdout, stderr)
 }
 
 // paramsFlag collects --param Name=Value.
@@ -98,104 +82,92 @@ func (p paramsFlag) Set(s string) error {
 	return nil
 }
 
+// parseFlags parses a subcommand's flags; help is not an error.
+func parseFlags(fs *flag.FlagSet, args []string) (help bool, err error) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return true, nil
+		}
+		return false, usagef("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return false, usagef("unexpected argument %q", fs.Arg(0))
+	}
+	return false, nil
+}
+
 func localUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("local up", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	template := fs.String("template", "template.yaml", "the SAM `TEMPLATE`")
-	statePath := fs.String("state", ".jobwatch/local.json", "state `FILE` of the local stack")
-	stackName := fs.String("stack-name", "jobwatch-local", "stack `NAME` (prefixes resource names)")
-	motoURL := fs.String("moto", "", "use the moto server at `URL` instead of starting one")
-	emulatorURL := fs.String("emulator", "", "use the Admin API emulator at `URL` instead of starting one")
-	visibility := fs.Duration("visibility-timeout", 5*time.Second, "every queue's visibility timeout locally (a failed message returns after it)")
 	params := paramsFlag{}
+	o := devstack.UpOptions{Detach: true, Parameters: params}
+	fs.StringVar(&o.Template, "template", "template.yaml", "the SAM `TEMPLATE`")
+	statePath := fs.String("state", defaultStatePath, "state `FILE` of the local stack")
+	fs.StringVar(&o.StackName, "stack-name", "jobwatch-local", "stack `NAME` (prefixes resource names)")
+	fs.StringVar(&o.Moto, "moto", "", "use the moto server at `URL` instead of starting one")
+	emulatorURL := fs.String("emulator", "", "use the Admin API emulator at `URL` instead of starting one")
+	fs.DurationVar(&o.VisibilityTimeout, "visibility-timeout", 5*time.Second, "every queue's visibility timeout locally (a failed message returns after it)")
 	fs.Var(params, "param", "template parameter `Name=Value` (repeatable)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usagef("%v", err)
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return err
 	}
 	if _, err := os.Stat(*statePath); err == nil {
 		return fmt.Errorf("a local stack is already up (state %s): run 'jobwatch local down' first", *statePath)
 	}
-	app, err := samtemplate.Load(*template)
-	if err != nil {
+	if _, err := os.Stat(o.Template); err != nil {
 		return usagef("--template: %v", err)
 	}
-	if _, ok := params["AllowedAppIds"]; !ok {
-		params["AllowedAppIds"] = devstack.AppID
-	}
 	dir := filepath.Dir(*statePath)
-	st := &localState{Template: *template, Started: time.Now().UTC(), Logs: map[string]string{}}
-	stop := func() {
-		st.Moto.Stop()
-		st.Emulator.Stop()
-	}
-
-	switch {
-	case *motoURL != "":
-		if !devstack.MotoAlive(*motoURL) {
-			return fmt.Errorf("--moto: no moto server answers at %s", *motoURL)
-		}
-		st.Moto = devstack.Server{Endpoint: *motoURL}
-	default:
-		st.Logs["moto"] = filepath.Join(dir, "moto.log")
-		m, err := devstack.StartMoto(0, st.Logs["moto"], true)
-		if err != nil {
-			return err
-		}
-		st.Moto = *m
-	}
+	o.MotoLog = filepath.Join(dir, "moto.log")
 	switch {
 	case *emulatorURL != "":
 		if !emulatorAlive(*emulatorURL) {
-			stop()
 			return fmt.Errorf("--emulator: no emulator answers at %s", *emulatorURL)
 		}
-		st.Emulator = devstack.Server{Endpoint: *emulatorURL}
+		o.Emulator = devstack.Server{Endpoint: *emulatorURL}
 	default:
-		st.Logs["emulator"] = filepath.Join(dir, "emulator.log")
-		e, err := startEmulatorProcess(dir, st.Logs["emulator"])
+		e, err := startEmulatorProcess(dir, filepath.Join(dir, "emulator.log"))
 		if err != nil {
-			stop()
 			return err
 		}
-		st.Emulator = *e
+		o.Emulator = *e
 	}
-
-	stack, err := devstack.Deploy(ctx, devstack.Options{
-		App: app, AWS: devstack.AWSConfig(st.Moto.Endpoint), StackName: *stackName, Region: localRegion, AccountID: localAccount,
-		Parameters: params, VisibilityTimeout: *visibility, FunctionEnv: localFunctionEnv(st.Moto.Endpoint, st.Emulator.Endpoint),
-	})
+	st, err := devstack.Up(ctx, o)
+	if err == nil {
+		st.Logs["emulator"] = filepath.Join(dir, "emulator.log")
+		err = st.Save(*statePath)
+	}
 	if err != nil {
-		stop()
+		if st != nil {
+			_ = st.Down(context.Background())
+		} else {
+			o.Emulator.Stop()
+		}
 		return err
 	}
-	st.Stack = stack
-	if err := saveJSON(*statePath, st); err != nil {
-		stop()
-		return err
-	}
-	fmt.Fprintf(stdout, "local stack %s is up (state %s)\n", *stackName, *statePath)
-	fmt.Fprintf(stdout, "  moto server   %s\n  Admin API     %s (apps: %s)\n", st.Moto.Endpoint, st.Emulator.Endpoint, params["AllowedAppIds"])
-	for _, id := range sortedKeys(stack.Buses) {
-		fmt.Fprintf(stdout, "  event bus     %s\n", stack.Buses[id].Name)
-	}
-	for _, id := range sortedKeys(stack.Queues) {
-		fmt.Fprintf(stdout, "  queue         %-30s %s\n", id, stack.Queues[id].URL)
-	}
-	for _, id := range sortedKeys(stack.Tables) {
-		fmt.Fprintf(stdout, "  table         %s\n", stack.Tables[id])
-	}
-	fmt.Fprintf(stdout, "next: jobwatch local invoke SubmitFunction -e events/submit/direct-clone-backend.json\n")
+	printUp(stdout, st, *statePath)
 	return nil
 }
 
+func printUp(w io.Writer, st *devstack.State, statePath string) {
+	s := st.Stack
+	fmt.Fprintf(w, "local stack %s is up (state %s)\n", s.StackName, statePath)
+	fmt.Fprintf(w, "  moto server   %s\n  Admin API     %s\n", st.Moto.Endpoint, st.Emulator.Endpoint)
+	for _, id := range slices.Sorted(maps.Keys(s.Buses)) {
+		fmt.Fprintf(w, "  event bus     %s\n", s.Buses[id].Name)
+	}
+	for _, id := range slices.Sorted(maps.Keys(s.Queues)) {
+		fmt.Fprintf(w, "  queue         %-30s %s\n", id, s.Queues[id].URL)
+	}
+	for _, id := range slices.Sorted(maps.Keys(s.Tables)) {
+		fmt.Fprintf(w, "  table         %s\n", s.Tables[id])
+	}
+	fmt.Fprintf(w, "next: jobwatch local start (runs the functions until Ctrl-C); then, in another terminal:\n")
+	fmt.Fprintf(w, "      jobwatch submit --local CloneBackend --input '{\"AppId\":%q,\"BackendEnvironmentName\":\"dev\",\"TargetEnvironmentName\":\"prtest\"}'\n", devstack.AppID)
+}
+
 // startEmulatorProcess starts `jobwatch emulator` (this same program) as a
-// detached server with the demo apps.
+// detached server with the local apps.
 func startEmulatorProcess(dir, logPath string) (*devstack.Server, error) {
 	self, err := os.Executable()
 	if err != nil {
@@ -230,7 +202,7 @@ func localInvoke(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs := flag.NewFlagSet("local invoke", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	event := fs.String("e", "", "the event `FILE` to invoke the function with (- for stdin)")
-	statePath := fs.String("state", ".jobwatch/local.json", "state `FILE` of the local stack")
+	statePath := fs.String("state", defaultStatePath, "state `FILE` of the local stack")
 	buildDir := fs.String("build-dir", ".jobwatch/build", "where to build the bootstrap and the emulator")
 	positional, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -245,34 +217,19 @@ func localInvoke(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *event == "" {
 		return usagef("want -e EVENT.json, e.g. -e events/submit/direct-clone-backend.json")
 	}
-	st, err := loadLocalState(*statePath)
+	st, err := devstack.LoadState(*statePath)
 	if err != nil {
 		return err
 	}
 	fn, ok := st.Stack.Functions[positional[0]]
 	if !ok {
-		return usagef("no function %q in the template; functions: %s", positional[0], strings.Join(sortedKeys(st.Stack.Functions), ", "))
+		return usagef("no function %q in the template; functions: %s", positional[0], strings.Join(slices.Sorted(maps.Keys(st.Stack.Functions)), ", "))
 	}
 	payload, err := readEvent(*event)
 	if err != nil {
 		return usagef("-e: %v", err)
 	}
-	moduleDir := filepath.Dir(st.Template)
-	rie, err := lambdasim.BuildRIE(ctx, moduleDir, *buildDir)
-	if err != nil {
-		return err
-	}
-	bootstrap := filepath.Join(*buildDir, fn.LogicalID, "bootstrap")
-	if err := lambdasim.BuildFunction(ctx, moduleDir, fn.Package, bootstrap); err != nil {
-		return err
-	}
-	f, err := lambdasim.StartRIE(ctx, lambdasim.RIEConfig{RIE: rie, Bootstrap: bootstrap, Name: fn.LogicalID,
-		Timeout: fn.Timeout, MemoryMB: fn.MemoryMB, Env: fn.Env, Output: stderr})
-	if err != nil {
-		return err
-	}
-	out, err := f.Invoke(ctx, payload)
-	f.Close()
+	out, err := invokeOnce(ctx, st, fn, *buildDir, payload, stderr)
 	var fe *lambdasim.FunctionError
 	if errors.As(err, &fe) {
 		fmt.Fprintf(stdout, `{"errorType":%q,"errorMessage":%q}`+"\n", fe.Type, fe.Message)
@@ -285,6 +242,26 @@ func localInvoke(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return nil
 }
 
+// invokeOnce builds a function and invokes it once under the Runtime
+// Interface Emulator with the environment the template gives it.
+func invokeOnce(ctx context.Context, st *devstack.State, fn *devstack.Function, buildDir string, payload []byte, logs io.Writer) ([]byte, error) {
+	rie, err := lambdasim.BuildRIE(ctx, st.ModuleDir(), buildDir)
+	if err != nil {
+		return nil, err
+	}
+	bootstrap := filepath.Join(buildDir, fn.LogicalID, "bootstrap")
+	if err := lambdasim.BuildFunction(ctx, st.ModuleDir(), fn.Package, bootstrap); err != nil {
+		return nil, err
+	}
+	f, err := lambdasim.StartRIE(ctx, lambdasim.RIEConfig{RIE: rie, Bootstrap: bootstrap, Name: fn.LogicalID,
+		Timeout: fn.Timeout, MemoryMB: fn.MemoryMB, Env: fn.Env, Output: logs})
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.Invoke(ctx, payload)
+}
+
 func readEvent(path string) ([]byte, error) {
 	if path == "-" {
 		return io.ReadAll(os.Stdin)
@@ -295,51 +272,24 @@ func readEvent(path string) ([]byte, error) {
 func localDown(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("local down", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	statePath := fs.String("state", ".jobwatch/local.json", "state `FILE` of the local stack")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usagef("%v", err)
+	statePath := fs.String("state", defaultStatePath, "state `FILE` of the local stack")
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return err
 	}
-	st, err := loadLocalState(*statePath)
+	st, err := devstack.LoadState(*statePath)
 	if err != nil {
 		return err
 	}
-	if st.Moto.PID == 0 && st.Stack != nil {
-		// A reused moto server keeps running: remove what up created in it.
-		if err := st.Stack.Delete(ctx, devstack.AWSConfig(st.Moto.Endpoint)); err != nil {
-			fmt.Fprintf(stderr, "jobwatch local down: some resources were not deleted: %v\n", err)
-		}
+	if pid, ok := startedBy(*statePath); ok {
+		fmt.Fprintf(stdout, "stopping jobwatch local start (pid %d)\n", pid)
+		stopProcess(pid, 15*time.Second)
 	}
-	st.Moto.Stop()
-	st.Emulator.Stop()
+	if err := st.Down(ctx); err != nil {
+		fmt.Fprintf(stderr, "jobwatch local down: some resources were not deleted: %v\n", err)
+	}
 	if err := os.Remove(*statePath); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "local stack %s is down\n", st.Stack.StackName)
 	return nil
-}
-
-func loadLocalState(path string) (*localState, error) {
-	var st localState
-	if err := loadJSON(path, &st); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("no local stack is up (no state %s): run 'jobwatch local up' first", path)
-		}
-		return nil, err
-	}
-	if st.Stack == nil {
-		return nil, fmt.Errorf("state %s holds no stack: run 'jobwatch local down', then 'up'", path)
-	}
-	return &st, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -51,7 +51,7 @@ func TestLocalInvokeSamples(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, `"requestId":"t-1"`) {
 		t.Fatalf("submit --local: exit %d, %s %s", code, stdout, stderr)
 	}
-	st, err := loadLocalState(state)
+	st, err := devstack.LoadState(state)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -80,11 +80,11 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 	var cfg aws.Config
 	if *local {
-		st, err := loadLocalState(*statePath)
+		st, err := devstack.LoadState(*statePath)
 		if err != nil {
 			return err
 		}
-		cfg = devstack.AWSConfig(st.Moto.Endpoint)
+		cfg = st.AWS()
 		if !flagSet(fs, "bus") {
 			for _, b := range st.Stack.Buses {
 				*bus = b.Name

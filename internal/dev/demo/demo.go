@@ -7,30 +7,24 @@ package demo
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/dev/devstack"
 	"github.com/jobwatch/jobwatch/internal/dev/emulator"
-	"github.com/jobwatch/jobwatch/internal/dev/samtemplate"
 	"github.com/jobwatch/jobwatch/internal/dev/slacktest"
 )
 
@@ -80,9 +74,6 @@ type Summary struct {
 	SlackPosts, SNSMessages int
 }
 
-// slackParameter is where the demo stores the Slack webhook URL.
-const slackParameter = "/jobwatch/slack-webhook"
-
 // request is a job the demo submits.
 type request struct {
 	id, op, env, note, input string
@@ -114,14 +105,7 @@ func requests(n int) []request {
 // Run runs the demo and writes its progress to out.
 func Run(ctx context.Context, o Options, out io.Writer) (*Summary, error) {
 	start := time.Now()
-	if o.Jobs < 5 {
-		o.Jobs = 5
-	}
-	if o.Timeout == 0 {
-		o.Timeout = 2 * time.Minute
-	}
-	setupCtx, cancelSetup := context.WithTimeout(ctx, 15*time.Minute)
-	defer cancelSetup()
+	o = o.withDefaults()
 	work := o.WorkDir
 	if work == "" {
 		dir, err := os.MkdirTemp("", "jobwatch-demo-")
@@ -136,14 +120,72 @@ func Run(ctx context.Context, o Options, out io.Writer) (*Summary, error) {
 	}
 	reqs := requests(o.Jobs)
 	say := func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
-
 	say("jobwatch demo: %d Amplify Admin API jobs, submitted through EventBridge, tracked and announced on this machine", len(reqs))
-	say("· starting moto server (SQS, EventBridge, DynamoDB) and the Admin API emulator")
-	moto, err := devstack.StartMoto(0, filepath.Join(work, "moto.log"), false)
+	d, err := standUp(ctx, o, reqs, work, say)
+	if d != nil {
+		defer d.close()
+	}
 	if err != nil {
 		return nil, err
 	}
-	defer moto.Stop()
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	jobs, err := d.submit(ctx, reqs, say)
+	if err != nil {
+		return nil, err
+	}
+	p := &progress{out: out, live: o.Live, jobs: jobs}
+	err = d.follow(ctx, p, jobs)
+	s := summarize(jobs, d.emu, start)
+	if err != nil {
+		return s, fmt.Errorf("demo timed out after %v with %d of %d jobs announced: %w", o.Timeout, len(jobs)-s.Outcomes["not announced"], len(jobs), err)
+	}
+	s.SlackPosts, s.SNSMessages = p.slack, p.sns
+	say("")
+	say("summary: %d jobs in %s — %s", len(jobs), s.Elapsed.Round(time.Second), outcomesText(s.Outcomes))
+	say("         detection lag p50 %.1fs, max %.1fs (from the job's end to its event)", s.LagP50, s.LagMax)
+	say("         %d Admin API calls, %.1f per job (throttled and timed-out calls included)", s.APICalls, s.APICallsPerJob)
+	say("         %d Slack posts, %d SNS messages", s.SlackPosts, s.SNSMessages)
+	say("         logs of the functions: %s", d.logPath)
+	if strings.Contains(readFile(d.logPath), "demo-google-secret-do-not-log") {
+		return s, errors.New("a client secret reached the functions' logs")
+	}
+	return s, nil
+}
+
+func (o Options) withDefaults() Options {
+	if o.Jobs < 5 {
+		o.Jobs = 5
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 2 * time.Minute
+	}
+	return o
+}
+
+// demo is the stack a run stands up, and what it hears from it.
+type demo struct {
+	emu     *emulator.Server
+	st      *devstack.State
+	run     *devstack.Running
+	logFile *os.File
+	logPath string
+	events  chan devstack.Event
+	notes   chan note
+	stop    chan struct{} // closed when the demo stops listening
+}
+
+// note is a Slack post or an SNS message, as the progress shows it.
+type note struct{ channel, text string }
+
+// standUp starts the emulator and the local stack (moto, the template's
+// resources, the functions under the Runtime Interface Emulator) the way
+// jobwatch local up and local start do. The demo it returns is to be
+// closed even with an error.
+func standUp(ctx context.Context, o Options, reqs []request, work string, say func(string, ...any)) (*demo, error) {
+	setupCtx, cancel := context.WithTimeout(ctx, 15*time.Minute)
+	defer cancel()
+	say("· starting moto server (SQS, EventBridge, DynamoDB) and the Admin API emulator")
 	envs := map[string]bool{}
 	for _, r := range reqs {
 		envs[r.env] = true
@@ -154,92 +196,82 @@ func Run(ctx context.Context, o Options, out io.Writer) (*Summary, error) {
 		JobDurations: emulator.FixedDurations(6*time.Second, map[string]time.Duration{
 			"CloneBackend": 8 * time.Second, "CreateBackendAuth": 10 * time.Second, "ImportBackendStorage": 4 * time.Second,
 		}),
-		State: &emulator.State{Apps: []emulator.StateApp{{AppId: AppID, AppName: "demo", Environments: sortedSet(envs)}}}})
+		State: &emulator.State{Apps: []emulator.StateApp{{AppId: AppID, AppName: "demo", Environments: slices.Sorted(maps.Keys(envs))}}}})
 	if err != nil {
 		return nil, err
 	}
-	defer emu.Close()
-
-	app, err := samtemplate.Load(o.Template)
+	d := &demo{emu: emu, logPath: filepath.Join(work, "functions.log"), events: make(chan devstack.Event, 64), notes: make(chan note, 64),
+		stop: make(chan struct{})}
+	d.st, err = devstack.Up(setupCtx, devstack.UpOptions{Template: o.Template, StackName: "jobwatch-demo",
+		MotoLog: filepath.Join(work, "moto.log"), Emulator: devstack.Server{Endpoint: emu.URL}})
 	if err != nil {
-		return nil, err
+		return d, err
 	}
-	cfg := devstack.AWSConfig(moto.Endpoint)
-	// Slack: a stand-in webhook whose URL is stored, as in AWS, as an SSM
-	// SecureString that notify reads by name.
-	slackSrv := slacktest.NewServer()
-	defer slackSrv.Close()
-	if _, err := ssm.NewFromConfig(cfg).PutParameter(setupCtx, &ssm.PutParameterInput{Name: aws.String(slackParameter),
-		Value: aws.String(slackSrv.URL()), Type: ssmtypes.ParameterTypeSecureString, Overwrite: aws.Bool(true)}); err != nil {
-		return nil, fmt.Errorf("store the Slack webhook in SSM: %w", err)
-	}
-	stack, err := devstack.Deploy(setupCtx, devstack.Options{
-		App: app, AWS: cfg, StackName: "jobwatch-demo", Region: devstack.Region, AccountID: devstack.Account,
-		Parameters:        map[string]string{"AllowedAppIds": AppID, "SlackWebhookParameter": "ssm:" + slackParameter},
-		VisibilityTimeout: 5 * time.Second,
-		FunctionEnv: map[string]string{
-			"AWS_REGION": devstack.Region, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-			"AWS_ENDPOINT_URL": moto.Endpoint, "AWS_ENDPOINT_URL_AMPLIFYBACKEND": emu.URL,
-			"INITIAL_POLL_DELAY": "2s", "WAIT_RETRY_DELAY": "3s", "NOT_FOUND_GRACE": "30s",
-			// The stand-in listens on plain HTTP on loopback.
-			"SLACK_WEBHOOK_ALLOW_INSECURE_LOCAL": "true",
-		},
-	})
-	if err != nil {
-		return nil, err
-	}
+	s := d.st.Stack
 	say("· created from %s: %d queues (each with a dead-letter queue), event bus %s, table %s, topic %s",
-		o.Template, len(stack.Queues)/2, stack.Buses["EventBus"].Name, stack.Tables["StateTable"], stack.Topics["NotificationTopic"].Name)
+		o.Template, len(s.Queues)/2, s.Buses["EventBus"].Name, s.Tables["StateTable"], s.Topics["NotificationTopic"].Name)
 	say("· Slack: a webhook stand-in at %s (its URL is an SSM SecureString, %s); SNS: a queue subscribed to the topic",
-		redactedURL(slackSrv.URL()), slackParameter)
+		redactedURL(d.st.Watch.Slack.URL), d.st.Watch.Slack.Parameter)
 	say("· building the functions and starting them under the Lambda Runtime Interface Emulator")
-	logPath := filepath.Join(work, "functions.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
+	if d.logFile, err = os.Create(d.logPath); err != nil {
+		return d, err
 	}
-	defer logFile.Close()
 	built := time.Now()
-	fns, err := stack.StartFunctions(setupCtx, filepath.Dir(o.Template), filepath.Join(work, "build"), logFile)
+	d.run, err = devstack.Start(setupCtx, d.st, devstack.StartOptions{BuildDir: filepath.Join(work, "build"), Logs: d.logFile,
+		ScheduleEvery: 15 * time.Second, Observe: d.observer()})
 	if err != nil {
-		return nil, err
+		return d, err
 	}
-	defer fns.Close()
 	say("  (built and started in %s)", time.Since(built).Round(100*time.Millisecond))
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	defer cancel()
+	return d, nil
+}
 
-	sq := sqs.NewFromConfig(cfg)
-	eb := eventbridge.NewFromConfig(cfg)
-	events, err := observe(ctx, sq, eb, stack.Buses["EventBus"].Name)
-	if err != nil {
-		return nil, err
+// observer hands what users receive to the progress loop.
+func (d *demo) observer() devstack.Observer {
+	hand := func(n note) {
+		select {
+		case d.notes <- n:
+		case <-d.stop:
+		}
 	}
-	snsMessages, err := subscribe(ctx, sq, sns.NewFromConfig(cfg), stack.Topics["NotificationTopic"].ARN)
-	if err != nil {
-		return nil, err
+	return devstack.Observer{
+		OnEvent: func(ev devstack.Event) {
+			select {
+			case d.events <- ev:
+			case <-d.stop:
+			}
+		},
+		OnNotification: func(n devstack.Notification) { hand(note{"sns  ", devstack.NotificationLine(n)}) },
+		OnSlack:        func(p slacktest.Post) { hand(note{"slack", devstack.SlackLine(p)}) },
 	}
-	slackPosts := slackSrv.Watch(ctx)
-	runCtx, stopRun := context.WithCancel(ctx)
-	var running sync.WaitGroup
-	running.Add(1)
-	go func() {
-		defer running.Done()
-		_ = stack.Run(runCtx, cfg, fns.Invokers(), devstack.RunOptions{RetryDelay: time.Second, ScheduleEvery: 15 * time.Second})
-	}()
-	defer func() { stopRun(); running.Wait() }()
+}
 
+// close stops everything standUp started.
+func (d *demo) close() {
+	close(d.stop)
+	if d.run != nil {
+		d.run.Close()
+	}
+	if d.st != nil {
+		_ = d.st.Down(context.Background())
+	}
+	if d.logFile != nil {
+		_ = d.logFile.Close()
+	}
+	_ = d.emu.Close()
+}
+
+// submit puts the demo's requests on the bus as job request events.
+func (d *demo) submit(ctx context.Context, reqs []request, say func(string, ...any)) ([]*Job, error) {
+	bus := d.st.Stack.Buses["EventBus"].Name
+	eb := eventbridge.NewFromConfig(d.st.AWS())
 	jobs := make([]*Job, len(reqs))
-	byRequest := map[string]*Job{}
+	say("· submitting the jobs as \"%s\" events on %s:", contract.DetailTypeJobRequested, bus)
 	for i, r := range reqs {
 		jobs[i] = &Job{RequestID: r.id, Operation: r.op, Env: r.env, Note: r.note, Status: "SUBMITTED"}
-		byRequest[r.id] = jobs[i]
-	}
-	say("· submitting the jobs as \"%s\" events on %s:", contract.DetailTypeJobRequested, stack.Buses["EventBus"].Name)
-	for _, r := range reqs {
 		detail := fmt.Sprintf(`{"operation":%q,"input":%s,"requestId":%q}`, r.op, r.input, r.id)
 		if _, err := eb.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
-			EventBusName: aws.String(stack.Buses["EventBus"].Name), Source: aws.String("jobwatch.demo"),
+			EventBusName: aws.String(bus), Source: aws.String("jobwatch.demo"),
 			DetailType: aws.String(contract.DetailTypeJobRequested), Detail: aws.String(detail)}}}); err != nil {
 			return nil, fmt.Errorf("put job request: %w", err)
 		}
@@ -248,181 +280,48 @@ func Run(ctx context.Context, o Options, out io.Writer) (*Summary, error) {
 	}
 	say("")
 	say("progress as the service reports it, and each event as jobwatch announces it:")
+	return jobs, nil
+}
 
-	p := &progress{out: out, live: o.Live, jobs: jobs}
-	done, slackCount, snsCount := 0, 0, 0
+// follow shows the jobs' progress until each is announced (or ctx ends),
+// then the Slack posts and SNS messages that trail the last event.
+func (d *demo) follow(ctx context.Context, p *progress, jobs []*Job) error {
+	byRequest := map[string]*Job{}
+	for _, j := range jobs {
+		byRequest[j.RequestID] = j
+	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	for done < len(jobs) {
-		// Follow the jobs in the emulator for the progress table.
-		p.refresh(emu, byRequest)
+	for done := 0; done < len(jobs); {
+		p.refresh(d.emu, byRequest) // follow the jobs in the emulator for the progress table
 		select {
 		case <-ctx.Done():
 			p.draw(true)
-			return summarize(jobs, emu, start), fmt.Errorf("demo timed out after %v with %d of %d jobs announced", o.Timeout, done, len(jobs))
-		case ev := <-events:
-			j := findJob(jobs, ev)
+			return ctx.Err()
+		case ev := <-d.events:
+			j := byRequest[ev.Detail.RequestID]
 			if j == nil || j.Event != nil {
 				continue
 			}
-			j.Event, j.Status, j.JobID = &ev, ev.Status, ev.JobID
-			j.LagSeconds = lag(ev)
+			j.Event, j.Status, j.JobID, j.LagSeconds = &ev.Detail, ev.Detail.Status, ev.Detail.JobID, lag(ev.Detail)
 			done++
 			p.announce(j)
-		case post := <-slackPosts:
-			p.note("slack", slackText(post))
-			slackCount++
-		case m := <-snsMessages:
-			p.note("sns  ", m)
-			snsCount++
+		case n := <-d.notes:
+			p.note(n.channel, n.text)
 		case <-tick.C:
 			p.draw(false)
 		}
 	}
-	// The last Slack posts and SNS messages may trail the last event.
 	linger := time.After(3 * time.Second)
-	for waiting := true; waiting; {
+	for {
 		select {
-		case post := <-slackPosts:
-			p.note("slack", slackText(post))
-			slackCount++
-		case m := <-snsMessages:
-			p.note("sns  ", m)
-			snsCount++
+		case n := <-d.notes:
+			p.note(n.channel, n.text)
 		case <-linger:
-			waiting = false
+			p.draw(true)
+			return nil
 		}
 	}
-	p.draw(true)
-	s := summarize(jobs, emu, start)
-	say("")
-	say("summary: %d jobs in %s — %s", len(jobs), s.Elapsed.Round(time.Second), outcomesText(s.Outcomes))
-	say("         detection lag p50 %.1fs, max %.1fs (from the job's end to its event)", s.LagP50, s.LagMax)
-	say("         %d Admin API calls, %.1f per job (throttled and timed-out calls included)", s.APICalls, s.APICallsPerJob)
-	say("         %d Slack posts, %d SNS messages", slackCount, snsCount)
-	s.SlackPosts, s.SNSMessages = slackCount, snsCount
-	say("         logs of the functions: %s", logPath)
-	if strings.Contains(readFile(logPath), "demo-google-secret-do-not-log") {
-		return s, errors.New("a client secret reached the functions' logs")
-	}
-	return s, nil
-}
-
-// observe subscribes a queue to the status-change events on the bus, as
-// a user's rule would, and streams them.
-func observe(ctx context.Context, sq *sqs.Client, eb *eventbridge.Client, bus string) (<-chan contract.StatusChange, error) {
-	name := "jobwatch-demo-observer"
-	q, err := sq.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)})
-	if err != nil {
-		return nil, err
-	}
-	pattern := fmt.Sprintf(`{"detail-type":[%q]}`, contract.DetailTypeStatusChange)
-	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(name), EventBusName: aws.String(bus), EventPattern: aws.String(pattern)}); err != nil {
-		return nil, err
-	}
-	arn := fmt.Sprintf("arn:aws:sqs:%s:%s:%s", devstack.Region, devstack.Account, name)
-	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String(name), EventBusName: aws.String(bus),
-		Targets: []ebtypes.Target{{Id: aws.String("demo"), Arn: aws.String(arn)}}}); err != nil {
-		return nil, err
-	}
-	ch := make(chan contract.StatusChange, 64)
-	go func() {
-		for ctx.Err() == nil {
-			res, err := sq.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
-			if err != nil {
-				time.Sleep(200 * time.Millisecond)
-				continue
-			}
-			for _, m := range res.Messages {
-				var ev struct {
-					Detail contract.StatusChange `json:"detail"`
-				}
-				if json.Unmarshal([]byte(aws.ToString(m.Body)), &ev) == nil {
-					select {
-					case ch <- ev.Detail:
-					case <-ctx.Done():
-						return
-					}
-				}
-				_, _ = sq.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: q.QueueUrl, ReceiptHandle: m.ReceiptHandle})
-			}
-		}
-	}()
-	return ch, nil
-}
-
-// subscribe subscribes a queue to the notification topic and streams
-// each message's subject and attributes.
-func subscribe(ctx context.Context, sq *sqs.Client, sn *sns.Client, topicARN string) (<-chan string, error) {
-	name := "jobwatch-demo-sns"
-	q, err := sq.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)})
-	if err != nil {
-		return nil, err
-	}
-	arn := fmt.Sprintf("arn:aws:sqs:%s:%s:%s", devstack.Region, devstack.Account, name)
-	if _, err := sn.Subscribe(ctx, &sns.SubscribeInput{TopicArn: aws.String(topicARN), Protocol: aws.String("sqs"), Endpoint: aws.String(arn)}); err != nil {
-		return nil, fmt.Errorf("subscribe to the topic: %w", err)
-	}
-	ch := make(chan string, 64)
-	go func() {
-		for ctx.Err() == nil {
-			res, err := sq.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
-			if err != nil {
-				time.Sleep(200 * time.Millisecond)
-				continue
-			}
-			for _, m := range res.Messages {
-				var env struct {
-					Subject           string
-					MessageAttributes map[string]struct{ Value string }
-				}
-				if json.Unmarshal([]byte(aws.ToString(m.Body)), &env) == nil {
-					text := fmt.Sprintf("%q [status=%s operation=%s]", env.Subject,
-						env.MessageAttributes["status"].Value, env.MessageAttributes["operation"].Value)
-					select {
-					case ch <- text:
-					case <-ctx.Done():
-						return
-					}
-				}
-				_, _ = sq.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: q.QueueUrl, ReceiptHandle: m.ReceiptHandle})
-			}
-		}
-	}()
-	return ch, nil
-}
-
-// slackText is the gist of a Slack post as a channel shows it: its
-// header, and the error when there is one.
-func slackText(p slacktest.Post) string {
-	if !p.Accepted() {
-		return fmt.Sprintf("refused (%d %s)", p.Status, p.Answer)
-	}
-	lines := strings.Split(strings.TrimSpace(slacktest.Render(p.Message)), "\n")
-	text := lines[0]
-	for i, l := range lines {
-		if strings.TrimSpace(l) == "Error" && i+1 < len(lines) {
-			text += " — " + strings.TrimSpace(lines[i+1])
-		}
-	}
-	return text + fmt.Sprintf(" (Block Kit, %d blocks)", len(p.Message.Blocks.BlockSet))
-}
-
-// redactedURL shows a webhook URL without its secret path.
-func redactedURL(u string) string {
-	if i := strings.Index(u, "/services/"); i >= 0 {
-		return u[:i] + "/services/***"
-	}
-	return u
-}
-
-func findJob(jobs []*Job, ev contract.StatusChange) *Job {
-	for _, j := range jobs {
-		if j.RequestID == ev.RequestID {
-			return j
-		}
-	}
-	return nil
 }
 
 // lag is the time from the job's end (the service's UpdateTime) to its
@@ -473,16 +372,15 @@ func outcomesText(m map[string]int) string {
 	return strings.Join(parts, ", ")
 }
 
-func sortedSet(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 func readFile(path string) string {
 	b, _ := os.ReadFile(path)
 	return string(b)
+}
+
+// redactedURL shows a webhook URL without its secret path.
+func redactedURL(u string) string {
+	if i := strings.Index(u, "/services/"); i >= 0 {
+		return u[:i] + "/services/***"
+	}
+	return u
 }

@@ -17,6 +17,8 @@ type progress struct {
 	jobs  []*Job
 	shown map[string]string // request id -> state last printed
 	lines int               // lines of the last live table
+	// slack and sns count the Slack posts and SNS messages shown.
+	slack, sns int
 }
 
 // refresh reads the jobs' states from the emulator, as GetBackendJob would
@@ -65,6 +67,11 @@ func (p *progress) announce(j *Job) {
 
 // note prints what a notification channel received.
 func (p *progress) note(channel, text string) {
+	if channel == "slack" {
+		p.slack++
+	} else {
+		p.sns++
+	}
 	if p.live {
 		p.clear()
 	}

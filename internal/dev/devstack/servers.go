@@ -1,7 +1,6 @@
 package devstack
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -14,8 +13,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-
-	"github.com/jobwatch/jobwatch/internal/dev/lambdasim"
 )
 
 // Server is a local server process started for the stack.
@@ -165,51 +162,4 @@ func (s *Server) Stop() {
 	if processAlive(s.PID) {
 		_ = p.Kill()
 	}
-}
-
-// Functions are the stack's functions running under the Runtime Interface
-// Emulator.
-type Functions map[string]*lambdasim.RIEFunction
-
-// Invokers returns the functions as lambdasim invokers.
-func (fs Functions) Invokers() map[string]lambdasim.Invoker {
-	out := map[string]lambdasim.Invoker{}
-	for id, f := range fs {
-		out[id] = f
-	}
-	return out
-}
-
-// Close stops every function.
-func (fs Functions) Close() {
-	for _, f := range fs {
-		f.Close()
-	}
-}
-
-// StartFunctions builds every function of the stack and runs each under
-// the Runtime Interface Emulator with its resolved environment; output
-// gets their logs.
-func (s *Stack) StartFunctions(ctx context.Context, moduleDir, buildDir string, output io.Writer) (Functions, error) {
-	rie, err := lambdasim.BuildRIE(ctx, moduleDir, buildDir)
-	if err != nil {
-		return nil, err
-	}
-	fs := Functions{}
-	for _, id := range sortedKeys(s.Functions) {
-		fn := s.Functions[id]
-		bootstrap := filepath.Join(buildDir, id, "bootstrap")
-		if err := lambdasim.BuildFunction(ctx, moduleDir, fn.Package, bootstrap); err != nil {
-			fs.Close()
-			return nil, err
-		}
-		f, err := lambdasim.StartRIE(ctx, lambdasim.RIEConfig{RIE: rie, Bootstrap: bootstrap, Name: id,
-			Timeout: fn.Timeout, MemoryMB: fn.MemoryMB, Env: fn.Env, Output: output})
-		if err != nil {
-			fs.Close()
-			return nil, err
-		}
-		fs[id] = f
-	}
-	return fs, nil
 }

@@ -35,7 +35,8 @@ type RIEConfig struct {
 	// AWS_REGION, credentials and endpoint overrides. Nothing else from this
 	// process's environment leaks in.
 	Env map[string]string
-	// Output receives the emulator's and the function's logs.
+	// Output receives the emulator's and the function's logs, whole lines
+	// at a time.
 	Output io.Writer
 }
 
@@ -93,10 +94,11 @@ func StartRIE(ctx context.Context, cfg RIEConfig) (*RIEFunction, error) {
 	for _, k := range keys {
 		cmd.Env = append(cmd.Env, k+"="+env[k])
 	}
-	cmd.Stdout, cmd.Stderr = cfg.Output, cfg.Output
-	if cfg.Output == nil {
-		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	out := &lineWriter{w: io.Discard}
+	if cfg.Output != nil {
+		out.w = cfg.Output
 	}
+	cmd.Stdout, cmd.Stderr = out, out
 	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start runtime interface emulator for %s: %w", cfg.Name, err)
@@ -104,6 +106,7 @@ func StartRIE(ctx context.Context, cfg RIEConfig) (*RIEFunction, error) {
 	f := &RIEFunction{cfg: cfg, cmd: cmd, url: "http://" + addr + "/2015-03-31/functions/function/invocations", done: make(chan struct{})}
 	go func() {
 		f.exit = cmd.Wait()
+		out.Flush()
 		close(f.done)
 	}()
 	deadline := time.Now().Add(15 * time.Second)

@@ -3,7 +3,6 @@ package soak
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -18,51 +17,28 @@ import (
 	"github.com/jobwatch/jobwatch/internal/dev/lambdasim"
 )
 
-// runtime is one execution environment of a function: what a pool runs
-// invocations on and what the soak kills. *lambdasim.RIEFunction is one.
+// runtime is one execution environment of a function: what an
+// invocation runs on and what the soak kills. *lambdasim.RIEFunction is
+// one.
 type runtime interface {
 	lambdasim.Invoker
 	KillRuntime() error
 }
 
-// pool runs a function's invocations on several execution environments,
-// each a bootstrap under its own Runtime Interface Emulator, as Lambda
-// runs as many at once as the function's event sources allow (an
-// emulator serves one invocation at a time). An invocation takes a free
-// environment and waits while none is.
-type pool struct {
-	name string
-	free chan runtime
+// runtimes are a function's execution environments: an invocation takes
+// one (waiting while none is free) and puts it back.
+type runtimes interface {
+	lambdasim.Invoker
+	take(ctx context.Context) (runtime, error)
+	put(runtime)
 }
 
-func newPool(name string, envs []runtime) *pool {
-	p := &pool{name: name, free: make(chan runtime, len(envs))}
-	for _, e := range envs {
-		p.free <- e
-	}
-	return p
-}
+// poolRuntimes are the environments of a lambdasim pool.
+type poolRuntimes struct{ *lambdasim.Pool }
 
-func (p *pool) take(ctx context.Context) (runtime, error) {
-	select {
-	case e := <-p.free:
-		return e, nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("invoke %s: %w", p.name, ctx.Err())
-	}
-}
+func (p poolRuntimes) take(ctx context.Context) (runtime, error) { return p.Take(ctx) }
 
-func (p *pool) put(e runtime) { p.free <- e }
-
-// Invoke implements lambdasim.Invoker.
-func (p *pool) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
-	e, err := p.take(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer p.put(e)
-	return e.Invoke(ctx, payload)
-}
+func (p poolRuntimes) put(r runtime) { p.Put(r.(*lambdasim.RIEFunction)) }
 
 // batchSender is the part of the SQS client the injector uses.
 type batchSender interface {
@@ -221,7 +197,7 @@ func recordBodies(payload []byte) []string {
 // back to the queue, and when a kill is armed the runtime handling a batch
 // is killed a moment into it.
 type pollInvoker struct {
-	pool     *pool
+	pool     runtimes
 	in       *injector
 	queueURL string
 }
@@ -280,7 +256,7 @@ func (p *pollInvoker) Invoke(ctx context.Context, payload []byte) ([]byte, error
 // twice in a row, as when an invocation's response is lost and the batch
 // is delivered again.
 type notifyInvoker struct {
-	pool     *pool
+	pool     runtimes
 	in       *injector
 	queueURL string
 }

@@ -1,7 +1,6 @@
 package soak
 
 import (
-	"encoding/json"
 	"errors"
 	"regexp"
 	"sort"
@@ -64,15 +63,10 @@ func (l *ledger) busEvent(c contract.StatusChange) {
 	}
 }
 
-// snsKey reads the event key of an SNS notification as a queue
-// subscribed to the topic receives it (the SNS envelope, whose Message
-// has an "Event key:" line).
-func snsKey(body string) (string, error) {
-	var env struct{ Message string }
-	if err := json.Unmarshal([]byte(body), &env); err != nil {
-		return "", err
-	}
-	for _, line := range strings.Split(env.Message, "\n") {
+// snsKey reads the event key of an SNS notification's message (its
+// "Event key:" line).
+func snsKey(message string) (string, error) {
+	for _, line := range strings.Split(message, "\n") {
 		if k, ok := strings.CutPrefix(line, "Event key:"); ok {
 			return strings.TrimSpace(k), nil
 		}

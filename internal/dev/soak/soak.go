@@ -278,8 +278,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	defer cancel()
 	start := time.Now()
 	a.in.start = start
-	stopSources := a.startSources(ctx)
-	sub := &submitter{eb: eventbridge.NewFromConfig(a.cfg), bus: a.stack.Buses["EventBus"].Name, rate: o.Rate, in: a.in}
+	sub := &submitter{eb: eventbridge.NewFromConfig(a.cfg), bus: a.st.Stack.Buses["EventBus"].Name, rate: o.Rate, in: a.in}
 	submitted := make(chan struct{})
 	go func() {
 		defer close(submitted)
@@ -287,7 +286,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	}()
 
 	a.follow(ctx, o, reqs, sub, submitted, start, say)
-	stopSources()
+	a.run.Close()
 	r := Result{Elapsed: time.Since(start)}
 	a.report(&r, o, reqs, say)
 	say("%s", r.Line())
@@ -463,7 +462,7 @@ func (a *app) follow(ctx context.Context, o Options, reqs []request, sub *submit
 		// apart) will never end: stop waiting for them.
 		if time.Since(lastIdleCheck) >= 5*time.Second {
 			lastIdleCheck = time.Now()
-			if n, err := a.inFlight(ctx); err == nil && n == 0 {
+			if n, err := a.st.InFlight(ctx); err == nil && n == 0 {
 				idle++
 			} else {
 				idle = 0
@@ -480,7 +479,7 @@ func (a *app) follow(ctx context.Context, o Options, reqs []request, sub *submit
 	// Late duplicates: copies and forked tracking chains still in the
 	// queues end on their own; wait for them, then a little longer.
 	if ctx.Err() == nil {
-		if err := a.quiesce(ctx); err != nil {
+		if err := a.st.Quiesce(ctx, 3*time.Minute); err != nil {
 			say("soak: the queues did not empty: %v", err)
 		}
 		sleepCtx(ctx, o.Linger)
@@ -504,7 +503,7 @@ func (a *app) report(r *Result, o Options, reqs []request, say func(string, ...a
 	r.Events, r.SlackPosts, r.SNSMessages = a.ledger.deliveries(sinkBus), a.ledger.deliveries(sinkSlack), a.ledger.deliveries(sinkSNS)
 	r.Injected, r.Kills, r.KillMisses = a.in.snapshot()
 	r.API = apiStats(a.emu.Stats())
-	dlq, samples, err := a.deadLetters(context.Background())
+	dlq, samples, err := a.st.DeadLetters(context.Background())
 	r.DeadLetters = dlq
 	if err != nil {
 		r.Problems = append(r.Problems, fmt.Sprintf("reading the dead-letter queues: %v", err))

@@ -97,8 +97,7 @@ func TestSinkKeys(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			envelope, _ := json.Marshal(map[string]string{"Type": "Notification", "Message": msg})
-			if got, err := snsKey(string(envelope)); err != nil || got != c.EventKey {
+			if got, err := snsKey(msg); err != nil || got != c.EventKey {
 				t.Errorf("snsKey = %q, %v; want %q", got, err, c.EventKey)
 			}
 			post, _ := json.Marshal(notify.SlackMessage(c, "us-east-1"))
@@ -107,7 +106,7 @@ func TestSinkKeys(t *testing.T) {
 			}
 		})
 	}
-	if _, err := snsKey(`{"Message":"no key here"}`); err == nil {
+	if _, err := snsKey("no key here"); err == nil {
 		t.Error("snsKey found a key in a message without one")
 	}
 	if _, err := slackKey([]byte(`{"text":"hi"}`)); err == nil {
@@ -368,4 +367,38 @@ func TestCopies(t *testing.T) {
 	if n := none.copyMessages(context.Background(), "jobs", []string{"x"}); n != 0 {
 		t.Errorf("a zero rate copied %d messages", n)
 	}
+}
+
+// pool hands out fake runtimes, one invocation at a time each.
+type pool struct {
+	name string
+	free chan runtime
+}
+
+func newPool(name string, envs []runtime) *pool {
+	p := &pool{name: name, free: make(chan runtime, len(envs))}
+	for _, e := range envs {
+		p.free <- e
+	}
+	return p
+}
+
+func (p *pool) take(ctx context.Context) (runtime, error) {
+	select {
+	case e := <-p.free:
+		return e, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (p *pool) put(e runtime) { p.free <- e }
+
+func (p *pool) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	e, err := p.take(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer p.put(e)
+	return e.Invoke(ctx, payload)
 }
