@@ -236,6 +236,18 @@ func TestParseErrors(t *testing.T) {
 			"Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: !Sbu x\n",
 			"line 5: unknown tag !Sbu",
 		},
+		"misspelt resource attribute": {
+			"Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Propertes: {VisibilityTimeout: 30}\n",
+			"resource Q: Propertes is not a resource attribute",
+		},
+		"a call where a map is wanted": {
+			fn("      Environment: !If [C, {Variables: {A: b}}, !Ref AWS::NoValue]\n"),
+			`Environment is {"Fn::If":["C",{"Variables":{"A":"b"}},{"Ref":"AWS::NoValue"}]}; want a map`,
+		},
+		"duplicate key": {
+			"Resources:\n  Q:\n    Type: AWS::SQS::Queue\n  Q:\n    Type: AWS::SNS::Topic\n",
+			"line 4: Q appears twice",
+		},
 		"key not defined": {
 			"Resources:\n  T:\n    Type: AWS::DynamoDB::Table\n    Properties:\n      KeySchema: [{AttributeName: pk, KeyType: HASH}]\n      AttributeDefinitions: [{AttributeName: id, AttributeType: S}]\n",
 			"KeySchema names pk, which is not among the AttributeDefinitions",

@@ -268,14 +268,11 @@ func (r *Resolver) delimited(arg any, nonEmpty bool) (string, any, error) {
 
 func (r *Resolver) join(arg any) (any, error) {
 	sep, list, err := r.delimited(arg, false)
-	if err != nil {
-		return nil, err
+	var parts []string
+	if err == nil {
+		parts, err = texts(list)
 	}
-	parts, err := texts(list)
-	if err != nil {
-		return nil, err
-	}
-	return strings.Join(parts, sep), nil
+	return strings.Join(parts, sep), err
 }
 
 func (r *Resolver) split(arg any) (any, error) {
