@@ -10,43 +10,23 @@ func TestGoPackage(t *testing.T) {
 	if _, err := exec.LookPath("make"); err != nil {
 		t.Skip("make is not installed")
 	}
+	// made is a function built by the Makefile of testdata/build.
+	made := func(id string) Function {
+		return Function{LogicalID: id, CodeDir: "testdata/build", BuildMethod: "makefile"}
+	}
 	tests := map[string]struct {
 		fn      Function
 		want    string
 		wantErr string
 	}{
-		"go build in the recipe": {
-			fn:   Function{LogicalID: "SubmitFunction", CodeDir: "testdata/build", BuildMethod: "makefile"},
-			want: "./functions/submit",
-		},
-		"make variable, continuation line": {
-			fn:   Function{LogicalID: "PollFunction", CodeDir: "testdata/build", BuildMethod: "makefile"},
-			want: "./functions/poll",
-		},
-		"recipe from a macro": {
-			fn:   Function{LogicalID: "NotifyFunction", CodeDir: "testdata/build", BuildMethod: "makefile"},
-			want: "./functions/notify",
-		},
-		"package computed by make": {
-			fn:   Function{LogicalID: "AnotherFunction", CodeDir: "testdata/build", BuildMethod: "makefile"},
-			want: "./functions/AnotherFunction",
-		},
-		"SAM's go builder": {
-			fn:   Function{LogicalID: "GoFunction", CodeDir: "functions/go", BuildMethod: "go1.x"},
-			want: ".",
-		},
-		"no target": {
-			fn:      Function{LogicalID: "MissingFunction", CodeDir: "testdata/build", BuildMethod: "makefile"},
-			wantErr: "No rule to make target 'build-MissingFunction'",
-		},
-		"no go build": {
-			fn:      Function{LogicalID: "CopyFunction", CodeDir: "testdata/build", BuildMethod: "makefile"},
-			wantErr: "no go build command in the recipe",
-		},
-		"not a relative package": {
-			fn:      Function{LogicalID: "AbsoluteFunction", CodeDir: "testdata/build", BuildMethod: "makefile"},
-			wantErr: "does not end with a relative package path",
-		},
+		"go build in the recipe":           {fn: made("SubmitFunction"), want: "./functions/submit"},
+		"make variable, continuation line": {fn: made("PollFunction"), want: "./functions/poll"},
+		"recipe from a macro":              {fn: made("NotifyFunction"), want: "./functions/notify"},
+		"package computed by make":         {fn: made("AnotherFunction"), want: "./functions/AnotherFunction"},
+		"SAM's go builder":                 {fn: Function{LogicalID: "GoFunction", CodeDir: "functions/go", BuildMethod: "go1.x"}, want: "."},
+		"no target":                        {fn: made("MissingFunction"), wantErr: "No rule to make target 'build-MissingFunction'"},
+		"no go build":                      {fn: made("CopyFunction"), wantErr: "no go build command in the recipe"},
+		"not a relative package":           {fn: made("AbsoluteFunction"), wantErr: "does not end with a relative package path"},
 		"no Makefile": {
 			fn:      Function{LogicalID: "SubmitFunction", CodeDir: "testdata", BuildMethod: "makefile"},
 			wantErr: "no such file",

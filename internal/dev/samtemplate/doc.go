@@ -4,10 +4,10 @@
 // functions against the facts of a deployment, so that `jobwatch local` can
 // recreate the resources and run the functions from the one description.
 //
-// Load parses with goformation (YAML short-form tags, CloudFormation resource
-// types); the SAM function is read by this package because goformation's SAM
-// model predates properties the template uses (ScalingConfig,
-// FunctionResponseTypes, an EventBridge rule's RetryPolicy and
-// DeadLetterConfig). Values that may hold intrinsic functions are kept as
-// Expr, unresolved; a Resolver turns them into strings given Facts.
+// Load decodes the template with yaml.v3 into its JSON form, the short-form
+// tags (!Ref, !GetAtt, !Sub, ...) turned into their long forms, and reads the
+// properties the model needs; a misspelt property of a modelled resource is
+// an error rather than a silent default. Values that may hold intrinsic
+// functions are kept as Expr, unresolved; a Resolver turns them into strings
+// given Facts.
 package samtemplate

@@ -1,7 +1,6 @@
 package samtemplate
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"strings"
 )
@@ -97,78 +96,4 @@ func getAttArgs(arg any) (id, attr string, ok bool) {
 		return id, attr, ok
 	}
 	return "", "", false
-}
-
-// encodeIntrinsic is goformation's representation of an intrinsic function
-// inside a typed field: the base64 of its JSON. Loading hands it to
-// goformation for every intrinsic so that typed resources (sqs.Queue, ...)
-// decode with their intrinsics intact.
-func encodeIntrinsic(name string, arg, _ any) any {
-	b, err := json.Marshal(map[string]any{name: arg})
-	if err != nil {
-		// The argument was decoded from JSON, so it encodes again.
-		panic("samtemplate: re-encode intrinsic: " + err.Error())
-	}
-	return base64.StdEncoding.EncodeToString(b)
-}
-
-// exprOf turns a value decoded by goformation back into the template's
-// JSON form: encoded intrinsics become one-key maps again, recursively, and
-// the short Fn::GetAtt form "id.attr" becomes [id, attr].
-func exprOf(v any) Expr { return Expr{plain(v)} }
-
-func plain(v any) any {
-	switch x := v.(type) {
-	case string:
-		if call, ok := decodeIntrinsic(x); ok {
-			return call
-		}
-		return x
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = plain(e)
-		}
-		return out
-	case []string:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = plain(e)
-		}
-		return out
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = plain(e)
-		}
-		if name, arg, ok := intrinsic(out); ok && name == "Fn::GetAtt" {
-			if id, attr, ok := getAttArgs(arg); ok {
-				out[name] = []any{id, attr}
-			}
-		}
-		return out
-	case int:
-		return float64(x)
-	}
-	return v
-}
-
-// decodeIntrinsic undoes encodeIntrinsic.
-func decodeIntrinsic(s string) (any, bool) {
-	// The shortest encoding, {"Ref":""}, is 12 characters of base64.
-	if len(s) < 12 || len(s)%4 != 0 {
-		return nil, false
-	}
-	b, err := base64.StdEncoding.DecodeString(s)
-	if err != nil || len(b) == 0 || b[0] != '{' {
-		return nil, false
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, false
-	}
-	if _, _, ok := intrinsic(m); !ok {
-		return nil, false
-	}
-	return plain(m), true
 }

@@ -1,17 +1,24 @@
 package samtemplate
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 )
 
-func mustParse(t *testing.T, template string) *Application {
+// mustParse parses testdata/name as a template in /app.
+func mustParse(t *testing.T, name string) *Application {
 	t.Helper()
-	app, err := Parse([]byte(template), "/app")
+	data, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
-		t.Fatalf("Parse: %v", err)
+		t.Fatal(err)
+	}
+	app, err := Parse(data, "/app")
+	if err != nil {
+		t.Fatalf("Parse %s: %v", name, err)
 	}
 	return app
 }
@@ -26,39 +33,7 @@ func mustFunction(t *testing.T, app *Application, id string) *Function {
 }
 
 func TestParseFunctionAppliesGlobals(t *testing.T) {
-	app := mustParse(t, `
-Transform: AWS::Serverless-2016-10-31
-Globals:
-  Function:
-    Runtime: provided.al2023
-    Architectures: [arm64]
-    Timeout: 30
-    Layers: [global-layer]
-    Environment:
-      Variables:
-        LOG_LEVEL: !Ref LogLevel
-        SHARED: global
-Resources:
-  WorkerFunction:
-    Type: AWS::Serverless::Function
-    Metadata:
-      BuildMethod: makefile
-    Properties:
-      CodeUri: src/
-      Handler: bootstrap
-      Timeout: 60
-      Layers: [own-layer]
-      Environment:
-        Variables:
-          SHARED: !Sub "${AWS::Region}-own"
-          QUEUE_URL: !Ref WorkQueue
-  PlainFunction:
-    Type: AWS::Serverless::Function
-    Properties:
-      CodeUri: .
-  WorkQueue:
-    Type: AWS::SQS::Queue
-`)
+	app := mustParse(t, "globals.yaml")
 	w := mustFunction(t, app, "WorkerFunction")
 	if w.Runtime != "provided.al2023" || w.Handler != "bootstrap" || !reflect.DeepEqual(w.Architectures, []string{"arm64"}) {
 		t.Errorf("runtime %q handler %q architectures %v; want the globals' runtime and architectures and its own handler", w.Runtime, w.Handler, w.Architectures)
@@ -100,8 +75,13 @@ func TestMergeGlobal(t *testing.T) {
 		},
 		"an intrinsic is a scalar": {
 			global: map[string]any{"A": "g"},
-			local:  encodeIntrinsic("Ref", "X", nil),
-			want:   encodeIntrinsic("Ref", "X", nil),
+			local:  map[string]any{"Ref": "X"},
+			want:   map[string]any{"Ref": "X"},
+		},
+		"a global intrinsic is a scalar": {
+			global: map[string]any{"Fn::If": []any{"C", map[string]any{"A": "g"}, "x"}},
+			local:  map[string]any{"B": "l"},
+			want:   map[string]any{"B": "l"},
 		},
 	}
 	for name, tc := range tests {
@@ -114,61 +94,7 @@ func TestMergeGlobal(t *testing.T) {
 }
 
 func TestParseEventSources(t *testing.T) {
-	app := mustParse(t, `
-Resources:
-  Fn:
-    Type: AWS::Serverless::Function
-    Properties:
-      CodeUri: .
-      Events:
-        Work:
-          Type: SQS
-          Properties:
-            Queue: !GetAtt WorkQueue.Arn
-            BatchSize: 5
-            MaximumBatchingWindowInSeconds: 3
-            FunctionResponseTypes: [ReportBatchItemFailures]
-            ScalingConfig:
-              MaximumConcurrency: 4
-        Defaults:
-          Type: SQS
-          Properties:
-            Queue: arn:aws:sqs:us-east-1:123456789012:elsewhere
-            Enabled: false
-        Requested:
-          Type: EventBridgeRule
-          Properties:
-            EventBusName: !Ref Bus
-            Pattern:
-              source: [!Ref Source]
-              detail-type: [Thing Happened]
-            RetryPolicy:
-              MaximumRetryAttempts: 3
-              MaximumEventAgeInSeconds: 600
-            DeadLetterConfig:
-              Arn: !GetAtt RuleDLQ.Arn
-        Sweep:
-          Type: Schedule
-          Properties:
-            Schedule: rate(5 minutes)
-            Input: '{"sweep":true}'
-      EventInvokeConfig:
-        MaximumRetryAttempts: 0
-        DestinationConfig:
-          OnFailure:
-            Type: SQS
-            Destination: !GetAtt Failures.Arn
-  WorkQueue:
-    Type: AWS::SQS::Queue
-  RuleDLQ:
-    Type: AWS::SQS::Queue
-  Failures:
-    Type: AWS::SQS::Queue
-  Bus:
-    Type: AWS::Events::EventBus
-    Properties:
-      Name: !Sub ${AWS::StackName}-bus
-`)
+	app := mustParse(t, "events.yaml")
 	f := mustFunction(t, app, "Fn")
 	wantSQS := []SQSEvent{
 		{
@@ -211,31 +137,7 @@ Resources:
 }
 
 func TestParseQueuesInCreationOrder(t *testing.T) {
-	app := mustParse(t, `
-Resources:
-  AQueue:
-    Type: AWS::SQS::Queue
-    Properties:
-      VisibilityTimeout: 180
-      DelaySeconds: 5
-      SqsManagedSseEnabled: true
-      RedrivePolicy:
-        deadLetterTargetArn: !GetAtt ZDeadLetters.Arn
-        maxReceiveCount: 5
-  BQueue:
-    Type: AWS::SQS::Queue
-    Properties:
-      RedrivePolicy: '{"deadLetterTargetArn": {"Fn::GetAtt": ["ZDeadLetters", "Arn"]}, "maxReceiveCount": "7"}'
-  Ordered:
-    Type: AWS::SQS::Queue
-    Properties:
-      QueueName: ordered.fifo
-      FifoQueue: true
-      ContentBasedDeduplication: true
-      MessageRetentionPeriod: 1209600
-  ZDeadLetters:
-    Type: AWS::SQS::Queue
-`)
+	app := mustParse(t, "queues.yaml")
 	var order []string
 	for _, q := range app.Queues {
 		order = append(order, q.LogicalID)
@@ -262,46 +164,7 @@ Resources:
 }
 
 func TestParseTableTopicAlarm(t *testing.T) {
-	app := mustParse(t, `
-Resources:
-  State:
-    Type: AWS::DynamoDB::Table
-    Properties:
-      BillingMode: PAY_PER_REQUEST
-      AttributeDefinitions:
-        - {AttributeName: pk, AttributeType: S}
-        - {AttributeName: sk, AttributeType: N}
-      KeySchema:
-        - {AttributeName: pk, KeyType: HASH}
-        - {AttributeName: sk, KeyType: RANGE}
-      TimeToLiveSpecification: {AttributeName: expiresAt, Enabled: true}
-      PointInTimeRecoverySpecification: {PointInTimeRecoveryEnabled: true}
-      SSESpecification: {SSEEnabled: true}
-  Plain:
-    Type: AWS::DynamoDB::Table
-    Properties:
-      AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
-      KeySchema: [{AttributeName: id, KeyType: HASH}]
-      TimeToLiveSpecification: {AttributeName: gone, Enabled: false}
-  Alerts:
-    Type: AWS::SNS::Topic
-    Properties:
-      TopicName: !Sub ${AWS::StackName}-alerts
-  Depth:
-    Type: AWS::CloudWatch::Alarm
-    Properties:
-      Namespace: AWS/SQS
-      MetricName: ApproximateNumberOfMessagesVisible
-      Dimensions: [{Name: QueueName, Value: !GetAtt Q.QueueName}]
-      Statistic: Maximum
-      Period: 60
-      EvaluationPeriods: 1
-      Threshold: 0
-      ComparisonOperator: GreaterThanThreshold
-      AlarmActions: [!Ref Alerts]
-  Q:
-    Type: AWS::SQS::Queue
-`)
+	app := mustParse(t, "table-topic-alarm.yaml")
 	state, _ := app.Table("State")
 	wantState := &Table{
 		LogicalID: "State", BillingMode: "PAY_PER_REQUEST", TTLAttribute: "expiresAt", PointInTimeRecovery: true, SSE: true,
@@ -358,7 +221,7 @@ func TestParseErrors(t *testing.T) {
 		},
 		"unknown queue property": {
 			"Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      VisibilityTimout: 30\n",
-			`resource Q (AWS::SQS::Queue): json: unknown field "VisibilityTimout"`,
+			"resource Q (AWS::SQS::Queue): VisibilityTimout is not a property of AWS::SQS::Queue",
 		},
 		"redrive to an ARN": {
 			"Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      RedrivePolicy: {deadLetterTargetArn: arn:aws:sqs:us-east-1:1:x, maxReceiveCount: 5}\n",
@@ -373,9 +236,21 @@ func TestParseErrors(t *testing.T) {
 			"Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: !Sbu x\n",
 			"line 5: unknown tag !Sbu",
 		},
+		"misspelt resource attribute": {
+			"Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Propertes: {VisibilityTimeout: 30}\n",
+			"resource Q: Propertes is not a resource attribute",
+		},
+		"a call where a map is wanted": {
+			fn("      Environment: !If [C, {Variables: {A: b}}, !Ref AWS::NoValue]\n"),
+			`Environment is {"Fn::If":["C",{"Variables":{"A":"b"}},{"Ref":"AWS::NoValue"}]}; want a map`,
+		},
+		"duplicate key": {
+			"Resources:\n  Q:\n    Type: AWS::SQS::Queue\n  Q:\n    Type: AWS::SNS::Topic\n",
+			"line 4: Q appears twice",
+		},
 		"key not defined": {
 			"Resources:\n  T:\n    Type: AWS::DynamoDB::Table\n    Properties:\n      KeySchema: [{AttributeName: pk, KeyType: HASH}]\n      AttributeDefinitions: [{AttributeName: id, AttributeType: S}]\n",
-			"KeySchema: pk is not among the AttributeDefinitions",
+			"KeySchema names pk, which is not among the AttributeDefinitions",
 		},
 	}
 	for name, tc := range tests {
@@ -388,23 +263,35 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
-func TestExprDecodesGoformationIntrinsics(t *testing.T) {
-	nested := encodeIntrinsic("Fn::Join", []any{",", []any{encodeIntrinsic("Ref", "A", nil), "b"}}, nil)
+// TestDecode: short forms read as their long forms, JSON as YAML, numbers
+// as float64; a string that looks like an encoded call stays a string.
+func TestDecode(t *testing.T) {
 	tests := map[string]struct {
-		in   any
+		in   string
 		want string
 	}{
 		"plain string":          {"hello", `"hello"`},
 		"base64 but not a call": {"aGVsbG8gd29ybGQh", `"aGVsbG8gd29ybGQh"`},
-		"ref":                   {encodeIntrinsic("Ref", "Q", nil), `{"Ref":"Q"}`},
-		"nested":                {nested, `{"Fn::Join":[",",[{"Ref":"A"},"b"]]}`},
-		"short getatt":          {encodeIntrinsic("Fn::GetAtt", "Q.Arn", nil), `{"Fn::GetAtt":["Q","Arn"]}`},
-		"inside a map":          {map[string]any{"k": encodeIntrinsic("Ref", "Q", nil)}, `{"k":{"Ref":"Q"}}`},
+		"number":                {"5", `5`},
+		"quoted number":         {`"5"`, `"5"`},
+		"ref":                   {"!Ref Q", `{"Ref":"Q"}`},
+		"nested":                {`!Join [",", [!Ref A, b]]`, `{"Fn::Join":[",",[{"Ref":"A"},"b"]]}`},
+		"short getatt":          {"!GetAtt Q.Arn", `{"Fn::GetAtt":["Q","Arn"]}`},
+		"long getatt":           {"{Fn::GetAtt: Q.Arn}", `{"Fn::GetAtt":["Q","Arn"]}`},
+		"inside a map":          {"{k: !Ref Q}", `{"k":{"Ref":"Q"}}`},
+		"condition":             {"!Not [!Condition C]", `{"Fn::Not":[{"Condition":"C"}]}`},
+		"tagged number":         {"!Base64 5", `{"Fn::Base64":"5"}`},
+		"JSON":                  {`{"k": [1, true, null, {"Ref": "Q"}]}`, `{"k":[1,true,null,{"Ref":"Q"}]}`},
+		"alias":                 {"{a: &x [!Ref Q], b: *x}", `{"a":[{"Ref":"Q"}],"b":[{"Ref":"Q"}]}`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			if got := exprOf(tc.in).String(); got != tc.want {
-				t.Errorf("exprOf = %s; want %s", got, tc.want)
+			doc, err := decode([]byte("V: " + tc.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := (Expr{doc["V"]}).String(); got != tc.want {
+				t.Errorf("decode(%s) = %s; want %s", tc.in, got, tc.want)
 			}
 		})
 	}
@@ -441,8 +328,7 @@ func envStrings(env map[string]Expr) map[string]string {
 	return out
 }
 
-// TestParseConcurrently: Load may be called from several goroutines
-// (goformation's YAML processing is not safe for that by itself).
+// TestParseConcurrently: Load may be called from several goroutines.
 func TestParseConcurrently(t *testing.T) {
 	const template = "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: !Sub ${AWS::StackName}-q\n"
 	errs := make(chan error, 8)

@@ -3,14 +3,17 @@ package samtemplate
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 )
 
-// props reads the properties of a SAM resource (decoded by goformation,
-// intrinsics encoded), recording every problem with the property's path.
-// A missing nested map reads as empty, so optional sections need no checks.
+// props reads the properties of a resource or a section of the template,
+// in the JSON form, recording every problem with the property's path. A
+// missing nested map or list reads as empty, so optional parts need no
+// checks.
 type props struct {
 	m    map[string]any
 	path string
@@ -35,17 +38,58 @@ func (p *props) has(name string) bool {
 	return ok
 }
 
+// names returns the property names in order.
+func (p *props) names() []string {
+	return slices.Sorted(maps.Keys(p.m))
+}
+
+// only fails every property that is not among names: misspelt, it would
+// read as unset.
+func (p *props) only(names []string, what string) {
+	for _, name := range p.names() {
+		if !slices.Contains(names, name) {
+			p.fail(name, "is not %s", what)
+		}
+	}
+}
+
 // sub returns the nested map name, sharing the error list.
 func (p *props) sub(name string) *props {
-	child := &props{path: p.path + name + ".", errs: p.errs}
-	switch v := p.m[name].(type) {
-	case nil:
-	case map[string]any:
-		child.m = v
-	default:
-		p.fail(name, "is %s; want a map", exprOf(v))
+	return p.child(name, p.m[name])
+}
+
+// child reads v, the value of name, as a nested map.
+func (p *props) child(name string, v any) *props {
+	c := &props{path: p.path + name + ".", errs: p.errs}
+	m, ok := v.(map[string]any)
+	if _, _, call := intrinsic(v); v != nil && (!ok || call) {
+		p.fail(name, "is %s; want a map", Expr{v})
+		return c
 	}
-	return child
+	c.m = m
+	return c
+}
+
+// list returns the list name.
+func (p *props) list(name string) []any {
+	v, ok := p.m[name]
+	if !ok {
+		return nil
+	}
+	list, ok := v.([]any)
+	if !ok {
+		p.fail(name, "is %s; want a list", Expr{v})
+	}
+	return list
+}
+
+// elems returns the list of maps name.
+func (p *props) elems(name string) []*props {
+	var out []*props
+	for i, v := range p.list(name) {
+		out = append(out, p.child(fmt.Sprintf("%s[%d]", name, i), v))
+	}
+	return out
 }
 
 // expr returns the value as written.
@@ -54,7 +98,16 @@ func (p *props) expr(name string, required bool) Expr {
 	if !ok && required {
 		p.fail(name, "is required")
 	}
-	return exprOf(v)
+	return Expr{v}
+}
+
+// exprs returns the values of the list name as written.
+func (p *props) exprs(name string) []Expr {
+	var out []Expr
+	for _, v := range p.list(name) {
+		out = append(out, Expr{v})
+	}
+	return out
 }
 
 // str returns a literal string.
@@ -72,20 +125,11 @@ func (p *props) str(name string, required bool) string {
 
 // strs returns a list of literal strings.
 func (p *props) strs(name string) []string {
-	v, ok := p.m[name]
-	if !ok {
-		return nil
-	}
-	list, ok := v.([]any)
-	if !ok {
-		p.fail(name, "is %s; want a list of strings", exprOf(v))
-		return nil
-	}
-	out := make([]string, 0, len(list))
-	for _, e := range list {
-		s, ok := plain(e).(string)
+	var out []string
+	for _, v := range p.list(name) {
+		s, ok := v.(string)
 		if !ok {
-			p.fail(name, "holds %s; want literal strings", exprOf(e))
+			p.fail(name, "holds %s; want literal strings", Expr{v})
 			continue
 		}
 		out = append(out, s)
@@ -93,25 +137,46 @@ func (p *props) strs(name string) []string {
 	return out
 }
 
-// integer returns a literal whole number (CloudFormation also takes one
-// written as a string), or def when it is unset.
+// number returns a literal number, or def when it is unset.
+func (p *props) number(name string, def float64) float64 {
+	if f, ok := p.numeric(name, false); ok {
+		return f
+	}
+	return def
+}
+
+// integer returns a literal whole number, or def when it is unset.
 func (p *props) integer(name string, def int) int {
-	v, ok := p.m[name]
-	if !ok {
-		return def
+	if f, ok := p.numeric(name, true); ok {
+		return int(f)
+	}
+	return def
+}
+
+// numeric reads a literal number, which CloudFormation also takes written
+// as a string; ok is false when it is unset or not a (whole) number.
+func (p *props) numeric(name string, whole bool) (f float64, ok bool) {
+	v, set := p.m[name]
+	if !set {
+		return 0, false
 	}
 	switch x := v.(type) {
 	case float64:
-		if x == math.Trunc(x) {
-			return int(x)
-		}
+		f, ok = x, true
 	case string:
-		if n, err := strconv.Atoi(x); err == nil {
-			return n
-		}
+		var err error
+		f, err = strconv.ParseFloat(x, 64)
+		ok = err == nil
 	}
-	p.fail(name, "is %s; want a whole number", exprOf(v))
-	return def
+	if ok && (!whole || f == math.Trunc(f)) {
+		return f, true
+	}
+	want := "a number"
+	if whole {
+		want = "a whole number"
+	}
+	p.fail(name, "is %s; want %s", Expr{v}, want)
+	return 0, false
 }
 
 // seconds returns a number of seconds as a duration.
@@ -136,6 +201,15 @@ func (p *props) boolean(name string, def bool) bool {
 			return b
 		}
 	}
-	p.fail(name, "is %s; want true or false", exprOf(v))
+	p.fail(name, "is %s; want true or false", Expr{v})
 	return def
+}
+
+// optionalInt returns a literal whole number, or nil when it is unset.
+func (p *props) optionalInt(name string) *int {
+	if !p.has(name) {
+		return nil
+	}
+	n := p.integer(name, 0)
+	return &n
 }

@@ -3,6 +3,7 @@ package samtemplate
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"regexp"
 	"slices"
@@ -56,12 +57,12 @@ func (a *Application) NewResolver(f Facts) (*Resolver, error) {
 		r.facts.Partition = "aws"
 	}
 	var errs []error
-	for _, name := range sortedKeys(f.Parameters) {
+	for _, name := range slices.Sorted(maps.Keys(f.Parameters)) {
 		if _, ok := a.Parameters[name]; !ok {
 			errs = append(errs, fmt.Errorf("parameter %s: not in the template", name))
 		}
 	}
-	for _, name := range sortedKeys(a.Parameters) {
+	for _, name := range slices.Sorted(maps.Keys(a.Parameters)) {
 		v, err := parameterValue(a.Parameters[name], f.Parameters)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("parameter %s: %w", name, err))
@@ -72,7 +73,7 @@ func (a *Application) NewResolver(f Facts) (*Resolver, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	for _, name := range sortedKeys(a.Conditions) {
+	for _, name := range slices.Sorted(maps.Keys(a.Conditions)) {
 		if _, err := r.condition(name, map[string]bool{}); err != nil {
 			errs = append(errs, err)
 		}
@@ -169,7 +170,7 @@ func (r *Resolver) Condition(name string) (bool, error) {
 func (r *Resolver) Environment(f *Function) (map[string]string, error) {
 	env := make(map[string]string, len(f.Environment))
 	var errs []error
-	for _, name := range sortedKeys(f.Environment) {
+	for _, name := range slices.Sorted(maps.Keys(f.Environment)) {
 		v, err := r.resolve(f.Environment[name].v)
 		if err == nil {
 			if _, drop := v.(noValue); drop {
@@ -226,113 +227,125 @@ func (r *Resolver) call(name string, arg any) (any, error) {
 	case "Ref":
 		s, ok := arg.(string)
 		if !ok {
-			return nil, fmt.Errorf("want a name, got %s", exprOf(arg))
+			return nil, fmt.Errorf("want a name, got %s", Expr{arg})
 		}
 		return r.ref(s)
 	case "Fn::GetAtt":
 		id, attr, ok := getAttArgs(arg)
 		if !ok {
-			return nil, fmt.Errorf("want [logical id, attribute], got %s", exprOf(arg))
+			return nil, fmt.Errorf("want [logical id, attribute], got %s", Expr{arg})
 		}
 		return r.getAtt(id, attr)
 	case "Fn::Sub":
 		return r.sub(arg)
 	case "Fn::Join":
-		args, err := r.args(arg, 2)
-		if err != nil {
-			return nil, err
-		}
-		sep, ok := args[0].(string)
-		if !ok {
-			return nil, fmt.Errorf("the delimiter must be a literal string, got %s", exprOf(args[0]))
-		}
-		list, err := r.resolve(args[1])
-		if err != nil {
-			return nil, err
-		}
-		parts, err := texts(list)
-		if err != nil {
-			return nil, err
-		}
-		return strings.Join(parts, sep), nil
+		return r.join(arg)
 	case "Fn::Select":
-		args, err := r.args(arg, 2)
-		if err != nil {
-			return nil, err
-		}
-		idx, err := r.resolve(args[0])
-		if err != nil {
-			return nil, err
-		}
-		is, err := text(idx)
-		if err != nil {
-			return nil, err
-		}
-		i, err := strconv.Atoi(is)
-		if err != nil {
-			return nil, fmt.Errorf("index %q is not a whole number", is)
-		}
-		list, err := r.resolve(args[1])
-		if err != nil {
-			return nil, err
-		}
-		items, ok := list.([]any)
-		if !ok {
-			return nil, fmt.Errorf("want a list, got %s", exprOf(list))
-		}
-		if i < 0 || i >= len(items) {
-			return nil, fmt.Errorf("index %d is outside the list of %d", i, len(items))
-		}
-		return items[i], nil
+		return r.selectItem(arg)
 	case "Fn::Split":
-		args, err := r.args(arg, 2)
-		if err != nil {
-			return nil, err
-		}
-		sep, ok := args[0].(string)
-		if !ok || sep == "" {
-			return nil, fmt.Errorf("the delimiter must be a literal string, got %s", exprOf(args[0]))
-		}
-		src, err := r.resolve(args[1])
-		if err != nil {
-			return nil, err
-		}
-		s, err := text(src)
-		if err != nil {
-			return nil, err
-		}
-		parts := strings.Split(s, sep)
-		out := make([]any, len(parts))
-		for i, p := range parts {
-			out[i] = p
-		}
-		return out, nil
+		return r.split(arg)
 	case "Fn::If":
-		args, err := r.args(arg, 3)
-		if err != nil {
-			return nil, err
-		}
-		cond, ok := args[0].(string)
-		if !ok {
-			return nil, fmt.Errorf("want a condition name, got %s", exprOf(args[0]))
-		}
-		yes, err := r.Condition(cond)
-		if err != nil {
-			return nil, err
-		}
-		if yes {
-			return r.resolve(args[1])
-		}
-		return r.resolve(args[2])
+		return r.ifThen(arg)
 	}
 	return nil, errors.New("not supported by samtemplate")
+}
+
+// delimited reads the [delimiter, value] of Fn::Join and Fn::Split: a
+// literal delimiter, which Fn::Split needs not empty, and the value
+// resolved.
+func (r *Resolver) delimited(arg any, nonEmpty bool) (string, any, error) {
+	args, err := r.args(arg, 2)
+	if err != nil {
+		return "", nil, err
+	}
+	sep, ok := args[0].(string)
+	if !ok || nonEmpty && sep == "" {
+		return "", nil, fmt.Errorf("the delimiter must be a literal string, got %s", Expr{args[0]})
+	}
+	v, err := r.resolve(args[1])
+	return sep, v, err
+}
+
+func (r *Resolver) join(arg any) (any, error) {
+	sep, list, err := r.delimited(arg, false)
+	var parts []string
+	if err == nil {
+		parts, err = texts(list)
+	}
+	return strings.Join(parts, sep), err
+}
+
+func (r *Resolver) split(arg any) (any, error) {
+	sep, src, err := r.delimited(arg, true)
+	if err != nil {
+		return nil, err
+	}
+	s, err := text(src)
+	if err != nil {
+		return nil, err
+	}
+	var out []any
+	for _, part := range strings.Split(s, sep) {
+		out = append(out, part)
+	}
+	return out, nil
+}
+
+func (r *Resolver) selectItem(arg any) (any, error) {
+	args, err := r.args(arg, 2)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := r.resolve(args[0])
+	if err != nil {
+		return nil, err
+	}
+	is, err := text(idx)
+	if err != nil {
+		return nil, err
+	}
+	i, err := strconv.Atoi(is)
+	if err != nil {
+		return nil, fmt.Errorf("index %q is not a whole number", is)
+	}
+	list, err := r.resolve(args[1])
+	if err != nil {
+		return nil, err
+	}
+	items, ok := list.([]any)
+	if !ok {
+		return nil, fmt.Errorf("want a list, got %s", Expr{list})
+	}
+	if i < 0 || i >= len(items) {
+		return nil, fmt.Errorf("index %d is outside the list of %d", i, len(items))
+	}
+	return items[i], nil
+}
+
+func (r *Resolver) ifThen(arg any) (any, error) {
+	args, err := r.args(arg, 3)
+	if err != nil {
+		return nil, err
+	}
+	cond, ok := args[0].(string)
+	if !ok {
+		return nil, fmt.Errorf("want a condition name, got %s", Expr{args[0]})
+	}
+	yes, err := r.Condition(cond)
+	if err != nil {
+		return nil, err
+	}
+	if yes {
+		return r.resolve(args[1])
+	}
+	return r.resolve(args[2])
 }
 
 // args returns the n-element argument list of a function.
 func (r *Resolver) args(arg any, n int) ([]any, error) {
 	list, ok := arg.([]any)
 	if !ok || len(list) != n {
-		return nil, fmt.Errorf("want a list of %d arguments, got %s", n, exprOf(arg))
+		return nil, fmt.Errorf("want a list of %d arguments, got %s", n, Expr{arg})
 	}
 	return list, nil
 }
@@ -405,11 +418,11 @@ func (r *Resolver) sub(arg any) (any, error) {
 			return nil, err
 		}
 		if tmpl, ok = args[0].(string); !ok {
-			return nil, fmt.Errorf("the template must be a literal string, got %s", exprOf(args[0]))
+			return nil, fmt.Errorf("the template must be a literal string, got %s", Expr{args[0]})
 		}
 		m, ok := args[1].(map[string]any)
 		if !ok {
-			return nil, fmt.Errorf("want a map of variables, got %s", exprOf(args[1]))
+			return nil, fmt.Errorf("want a map of variables, got %s", Expr{args[1]})
 		}
 		vars = m
 	}
@@ -477,14 +490,14 @@ func (r *Resolver) condition(name string, busy map[string]bool) (bool, error) {
 func (r *Resolver) truth(v any, busy map[string]bool) (bool, error) {
 	m, ok := v.(map[string]any)
 	if !ok || len(m) != 1 {
-		return false, fmt.Errorf("want a condition function, got %s", exprOf(v))
+		return false, fmt.Errorf("want a condition function, got %s", Expr{v})
 	}
 	for name, arg := range m {
 		switch name {
 		case "Condition":
 			s, ok := arg.(string)
 			if !ok {
-				return false, fmt.Errorf("Condition: want a name, got %s", exprOf(arg))
+				return false, fmt.Errorf("Condition: want a name, got %s", Expr{arg})
 			}
 			return r.condition(s, busy)
 		case "Fn::Equals":
@@ -511,7 +524,7 @@ func (r *Resolver) truth(v any, busy map[string]bool) (bool, error) {
 		case "Fn::And", "Fn::Or":
 			list, ok := arg.([]any)
 			if !ok || len(list) < 2 {
-				return false, fmt.Errorf("%s: want a list of 2 to 10 conditions, got %s", name, exprOf(arg))
+				return false, fmt.Errorf("%s: want a list of 2 to 10 conditions, got %s", name, Expr{arg})
 			}
 			all := name == "Fn::And"
 			for _, c := range list {
@@ -556,7 +569,7 @@ func text(v any) (string, error) {
 	case bool:
 		return strconv.FormatBool(x), nil
 	}
-	return "", fmt.Errorf("want a string, got %s", exprOf(v))
+	return "", fmt.Errorf("want a string, got %s", Expr{v})
 }
 
 // texts is a resolved list (or single scalar) as strings.

@@ -6,33 +6,6 @@ import (
 	"testing"
 )
 
-// resolveTemplate has one of each thing the resolver looks up.
-const resolveTemplate = `
-Parameters:
-  Apps:
-    Type: CommaDelimitedList
-    AllowedPattern: ^d[a-z0-9]+$
-  Stage:
-    Type: String
-    Default: dev
-    AllowedValues: [dev, prod]
-  Size:
-    Type: Number
-    Default: 3
-Conditions:
-  IsProd: !Equals [!Ref Stage, prod]
-  IsDev: !Not [!Condition IsProd]
-  BigDev: !And [!Condition IsDev, !Equals [!Ref Size, "3"]]
-  Either: !Or [!Condition IsProd, !Equals [a, b]]
-Resources:
-  Jobs:
-    Type: AWS::SQS::Queue
-  Bus:
-    Type: AWS::Events::EventBus
-    Properties:
-      Name: !Sub ${AWS::StackName}-bus
-`
-
 func mustResolver(t *testing.T, app *Application, f Facts) *Resolver {
 	t.Helper()
 	r, err := app.NewResolver(f)
@@ -43,7 +16,7 @@ func mustResolver(t *testing.T, app *Application, f Facts) *Resolver {
 }
 
 func TestResolve(t *testing.T) {
-	app := mustParse(t, resolveTemplate)
+	app := mustParse(t, "resolve.yaml")
 	r := mustResolver(t, app, Facts{
 		Region: "eu-west-1", AccountID: "123456789012", StackName: "stack",
 		Parameters: map[string]string{"Apps": "d1,d2,d3"},
@@ -95,7 +68,7 @@ func TestResolve(t *testing.T) {
 }
 
 func TestResolveErrors(t *testing.T) {
-	app := mustParse(t, resolveTemplate)
+	app := mustParse(t, "resolve.yaml")
 	r := mustResolver(t, app, Facts{Region: "eu-west-1", Parameters: map[string]string{"Apps": "d1"}})
 	ref := func(name string) map[string]any { return map[string]any{"Ref": name} }
 	tests := map[string]struct {
@@ -126,7 +99,7 @@ func TestResolveErrors(t *testing.T) {
 }
 
 func TestNewResolverChecksParameters(t *testing.T) {
-	app := mustParse(t, resolveTemplate)
+	app := mustParse(t, "resolve.yaml")
 	tests := map[string]struct {
 		params map[string]string
 		want   string
@@ -149,26 +122,7 @@ func TestNewResolverChecksParameters(t *testing.T) {
 }
 
 func TestEnvironment(t *testing.T) {
-	app := mustParse(t, `
-Parameters:
-  Level: {Type: String, Default: INFO}
-Conditions:
-  Never: !Equals [a, b]
-Resources:
-  Fn:
-    Type: AWS::Serverless::Function
-    Properties:
-      CodeUri: .
-      Environment:
-        Variables:
-          LEVEL: !Ref Level
-          QUEUE: !Ref Q
-          COUNT: 5
-          DEBUG: true
-          OPTIONAL: !If [Never, x, !Ref AWS::NoValue]
-  Q:
-    Type: AWS::SQS::Queue
-`)
+	app := mustParse(t, "environment.yaml")
 	f := mustFunction(t, app, "Fn")
 	r := mustResolver(t, app, Facts{Refs: map[string]string{"Q": "http://q"}})
 	env, err := r.Environment(f)

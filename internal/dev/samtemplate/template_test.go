@@ -1,6 +1,7 @@
 package samtemplate
 
 import (
+	"maps"
 	"os/exec"
 	"path/filepath"
 	"reflect"
@@ -31,7 +32,7 @@ func localFacts(t *testing.T, app *Application, params map[string]string) Facts 
 		Refs: map[string]string{}, Attrs: map[string]string{}}
 	names := mustResolver(t, app, f)
 	for _, q := range app.Queues {
-		f.Refs[q.LogicalID] = "http://127.0.0.1:4566/" + account + "/" + q.LogicalID
+		f.Refs[q.LogicalID] = localQueueURL(q.LogicalID)
 		f.Attrs[q.LogicalID+".Arn"] = "arn:aws:sqs:" + region + ":" + account + ":" + q.LogicalID
 		f.Attrs[q.LogicalID+".QueueName"] = q.LogicalID
 	}
@@ -75,53 +76,57 @@ func TestProjectTemplateFunctions(t *testing.T) {
 	}
 }
 
+// defaultEnvironment is the environment each function starts with given
+// the template's defaults and the apps d1abc23 and d4def56.
+var defaultEnvironment = map[string]map[string]string{
+	"SubmitFunction": {
+		"JOBS_QUEUE_URL":        localQueueURL("JobsQueue"),
+		"WAITING_QUEUE_URL":     localQueueURL("WaitingQueue"),
+		"COMPLETIONS_QUEUE_URL": localQueueURL("CompletionsQueue"),
+		"STATE_TABLE":           "jobwatch-local-StateTable",
+		"ALLOWED_APP_IDS":       "d1abc23,d4def56",
+		"DEADLINE":              "6h",
+		"WAIT_DEADLINE":         "6h",
+		"INITIAL_POLL_DELAY":    "10s",
+		"WAIT_RETRY_DELAY":      "2m",
+		"LOG_LEVEL":             "INFO",
+	},
+	"PollFunction": {
+		"JOBS_QUEUE_URL":        localQueueURL("JobsQueue"),
+		"COMPLETIONS_QUEUE_URL": localQueueURL("CompletionsQueue"),
+		"WAITING_QUEUE_URL":     localQueueURL("WaitingQueue"),
+		"NOT_FOUND_GRACE":       "2m",
+		"POLL_POLICY":           "jobwatch",
+		"LOG_LEVEL":             "INFO",
+		"STILL_RUNNING_AFTER":   "2h",
+		"STATE_TABLE":           "jobwatch-local-StateTable",
+		"ALLOWED_APP_IDS":       "d1abc23,d4def56",
+	},
+	"NotifyFunction": {
+		"EVENT_BUS_NAME": "jobwatch-local",
+		"EVENT_SOURCE":   "jobwatch.amplifybackend",
+		"ACCOUNT_ID":     "123456789012",
+		"LOG_LEVEL":      "INFO",
+		"SNS_TOPIC_ARN":  "arn:aws:sns:us-east-1:123456789012:jobwatch-local-NotificationTopic",
+		"SNS_STATUSES":   "COMPLETED,FAILED,TIMED_OUT,LOST,STILL_RUNNING",
+		"SLACK_STATUSES": "COMPLETED,FAILED,TIMED_OUT,LOST",
+		"STATE_TABLE":    "jobwatch-local-StateTable",
+	},
+}
+
+// localQueueURL is the URL localFacts gives the queue.
+func localQueueURL(id string) string { return "http://127.0.0.1:4566/123456789012/" + id }
+
 // TestProjectTemplateEnvironment pins the environment each function starts
 // with: the names its configuration reads and where each value comes from.
 func TestProjectTemplateEnvironment(t *testing.T) {
 	app := loadProjectTemplate(t)
-	queue := func(id string) string { return "http://127.0.0.1:4566/123456789012/" + id }
 	tests := map[string]struct {
 		params map[string]string
-		want   map[string]map[string]string
+		// changed are the variables that differ from defaultEnvironment.
+		changed map[string]map[string]string
 	}{
-		"defaults": {
-			params: map[string]string{"AllowedAppIds": "d1abc23,d4def56"},
-			want: map[string]map[string]string{
-				"SubmitFunction": {
-					"JOBS_QUEUE_URL":        queue("JobsQueue"),
-					"WAITING_QUEUE_URL":     queue("WaitingQueue"),
-					"COMPLETIONS_QUEUE_URL": queue("CompletionsQueue"),
-					"STATE_TABLE":           "jobwatch-local-StateTable",
-					"ALLOWED_APP_IDS":       "d1abc23,d4def56",
-					"DEADLINE":              "6h",
-					"WAIT_DEADLINE":         "6h",
-					"INITIAL_POLL_DELAY":    "10s",
-					"WAIT_RETRY_DELAY":      "2m",
-					"LOG_LEVEL":             "INFO",
-				},
-				"PollFunction": {
-					"JOBS_QUEUE_URL":        queue("JobsQueue"),
-					"COMPLETIONS_QUEUE_URL": queue("CompletionsQueue"),
-					"WAITING_QUEUE_URL":     queue("WaitingQueue"),
-					"NOT_FOUND_GRACE":       "2m",
-					"POLL_POLICY":           "jobwatch",
-					"LOG_LEVEL":             "INFO",
-					"STILL_RUNNING_AFTER":   "2h",
-					"STATE_TABLE":           "jobwatch-local-StateTable",
-					"ALLOWED_APP_IDS":       "d1abc23,d4def56",
-				},
-				"NotifyFunction": {
-					"EVENT_BUS_NAME": "jobwatch-local",
-					"EVENT_SOURCE":   "jobwatch.amplifybackend",
-					"ACCOUNT_ID":     "123456789012",
-					"LOG_LEVEL":      "INFO",
-					"SNS_TOPIC_ARN":  "arn:aws:sns:us-east-1:123456789012:jobwatch-local-NotificationTopic",
-					"SNS_STATUSES":   "COMPLETED,FAILED,TIMED_OUT,LOST,STILL_RUNNING",
-					"SLACK_STATUSES": "COMPLETED,FAILED,TIMED_OUT,LOST",
-					"STATE_TABLE":    "jobwatch-local-StateTable",
-				},
-			},
-		},
+		"defaults": {params: map[string]string{"AllowedAppIds": "d1abc23,d4def56"}},
 		"overrides": {
 			params: map[string]string{
 				"AllowedAppIds": "d9zz", "EventSource": "acme.jobs", "JobDeadline": "90m", "WaitDeadline": "2h",
@@ -129,48 +134,20 @@ func TestProjectTemplateEnvironment(t *testing.T) {
 				"SlackWebhookParameter": "ssm:/jobwatch/slack-webhook", "SlackStatuses": "FAILED,STILL_RUNNING", "SnsStatuses": "FAILED",
 				"NotificationEmail": "ops@example.com", "NotificationEmailStatuses": "FAILED,LOST",
 			},
-			want: map[string]map[string]string{
-				"SubmitFunction": {
-					"JOBS_QUEUE_URL":        queue("JobsQueue"),
-					"WAITING_QUEUE_URL":     queue("WaitingQueue"),
-					"COMPLETIONS_QUEUE_URL": queue("CompletionsQueue"),
-					"STATE_TABLE":           "jobwatch-local-StateTable",
-					"ALLOWED_APP_IDS":       "d9zz",
-					"DEADLINE":              "90m",
-					"WAIT_DEADLINE":         "2h",
-					"INITIAL_POLL_DELAY":    "10s",
-					"WAIT_RETRY_DELAY":      "2m",
-					"LOG_LEVEL":             "DEBUG",
-				},
-				"PollFunction": {
-					"JOBS_QUEUE_URL":        queue("JobsQueue"),
-					"COMPLETIONS_QUEUE_URL": queue("CompletionsQueue"),
-					"WAITING_QUEUE_URL":     queue("WaitingQueue"),
-					"NOT_FOUND_GRACE":       "2m",
-					"POLL_POLICY":           "fixed-2s",
-					"LOG_LEVEL":             "DEBUG",
-					"STILL_RUNNING_AFTER":   "2h",
-					"STATE_TABLE":           "jobwatch-local-StateTable",
-					"ALLOWED_APP_IDS":       "d9zz",
-				},
-				"NotifyFunction": {
-					"EVENT_BUS_NAME":          "jobwatch-local",
-					"EVENT_SOURCE":            "acme.jobs",
-					"ACCOUNT_ID":              "123456789012",
-					"LOG_LEVEL":               "DEBUG",
-					"SNS_TOPIC_ARN":           "arn:aws:sns:us-east-1:123456789012:jobwatch-local-NotificationTopic",
-					"SNS_STATUSES":            "FAILED",
-					"SLACK_WEBHOOK_PARAMETER": "ssm:/jobwatch/slack-webhook",
-					"SLACK_STATUSES":          "FAILED,STILL_RUNNING",
-					"STATE_TABLE":             "jobwatch-local-StateTable",
-				},
+			changed: map[string]map[string]string{
+				"SubmitFunction": {"ALLOWED_APP_IDS": "d9zz", "DEADLINE": "90m", "WAIT_DEADLINE": "2h", "LOG_LEVEL": "DEBUG"},
+				"PollFunction":   {"ALLOWED_APP_IDS": "d9zz", "POLL_POLICY": "fixed-2s", "LOG_LEVEL": "DEBUG"},
+				"NotifyFunction": {"EVENT_SOURCE": "acme.jobs", "LOG_LEVEL": "DEBUG", "SNS_STATUSES": "FAILED",
+					"SLACK_WEBHOOK_PARAMETER": "ssm:/jobwatch/slack-webhook", "SLACK_STATUSES": "FAILED,STILL_RUNNING"},
 			},
 		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			r := mustResolver(t, app, localFacts(t, app, tc.params))
-			for id, want := range tc.want {
+			for id, defaults := range defaultEnvironment {
+				want := maps.Clone(defaults)
+				maps.Copy(want, tc.changed[id])
 				env, err := r.Environment(mustFunction(t, app, id))
 				if err != nil {
 					t.Errorf("%s: %v", id, err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -48,7 +49,7 @@ func translated(t *testing.T) (map[string]any, *Application) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		args := []string{filepath.Join("testdata", "sam_translate.py"), templatePath}
-		for _, name := range sortedKeys(translateParams) {
+		for _, name := range slices.Sorted(maps.Keys(translateParams)) {
 			args = append(args, name+"="+translateParams[name])
 		}
 		var stderr bytes.Buffer
@@ -133,7 +134,7 @@ func mustStrings(t *testing.T, r *Resolver, v any) []string {
 func TestTranslatedFunctions(t *testing.T) {
 	raw, _ := translated(t)
 	fns := resources(raw, "AWS::Lambda::Function")
-	if ids := sortedKeys(fns); !slices.Equal(ids, []string{"NotifyFunction", "PollFunction", "SubmitFunction", "SweepFunction"}) {
+	if ids := slices.Sorted(maps.Keys(fns)); !slices.Equal(ids, []string{"NotifyFunction", "PollFunction", "SubmitFunction", "SweepFunction"}) {
 		t.Errorf("functions = %v", ids)
 	}
 	for id, p := range fns {
@@ -174,7 +175,7 @@ func TestTranslatedQueues(t *testing.T) {
 	r := symbolic(t, app)
 	dlqs := deadLetterQueues(t, raw, app, r)
 	if len(dlqs) < 5 {
-		t.Errorf("dead-letter queues = %v; want one for each of the jobs, completions, waiting and submit-failures queues and the rule", sortedKeys(dlqs))
+		t.Errorf("dead-letter queues = %v; want one for each of the jobs, completions, waiting and submit-failures queues and the rule", slices.Sorted(maps.Keys(dlqs)))
 	}
 	timeouts := map[string]float64{}
 	for id, p := range resources(raw, "AWS::Lambda::Function") {
@@ -217,7 +218,7 @@ func TestTranslatedEventSourceMappings(t *testing.T) {
 	raw, _ := translated(t)
 	esms := resources(raw, "AWS::Lambda::EventSourceMapping")
 	if len(esms) != 3 {
-		t.Errorf("event source mappings = %v; want 3", sortedKeys(esms))
+		t.Errorf("event source mappings = %v; want 3", slices.Sorted(maps.Keys(esms)))
 	}
 	for id, p := range esms {
 		types, _ := p["FunctionResponseTypes"].([]any)
@@ -269,8 +270,8 @@ func TestTranslatedRuleAndAsyncInvocation(t *testing.T) {
 	}
 
 	configs := resources(raw, "AWS::Lambda::EventInvokeConfig")
-	if !slices.Equal(sortedKeys(configs), []string{"PollFunctionEventInvokeConfig", "SubmitFunctionEventInvokeConfig", "SweepFunctionEventInvokeConfig"}) {
-		t.Fatalf("event invoke configs = %v", sortedKeys(configs))
+	if !slices.Equal(slices.Sorted(maps.Keys(configs)), []string{"PollFunctionEventInvokeConfig", "SubmitFunctionEventInvokeConfig", "SweepFunctionEventInvokeConfig"}) {
+		t.Fatalf("event invoke configs = %v", slices.Sorted(maps.Keys(configs)))
 	}
 	for id, p := range configs {
 		fn := mustString(t, r, p["FunctionName"])
@@ -348,8 +349,8 @@ func TestTranslatedIAM(t *testing.T) {
 		"arn:aws:amplifybackend:${aws:RequestedRegion}:${aws:PrincipalAccount}:/backend/d4def56/*",
 	}
 	roles := resources(raw, "AWS::IAM::Role")
-	if ids := sortedKeys(roles); !slices.Equal(ids, sortedKeys(amplifyActions)) {
-		t.Errorf("roles = %v; want %v", ids, sortedKeys(amplifyActions))
+	if ids := slices.Sorted(maps.Keys(roles)); !slices.Equal(ids, slices.Sorted(maps.Keys(amplifyActions))) {
+		t.Errorf("roles = %v; want %v", ids, slices.Sorted(maps.Keys(amplifyActions)))
 	}
 	for id, p := range roles {
 		for _, arn := range p["ManagedPolicyArns"].([]any) {
@@ -509,7 +510,7 @@ func TestTranslatedNotificationTopic(t *testing.T) {
 	subs := resources(raw, "AWS::SNS::Subscription")
 	sub, ok := subs["NotificationEmailSubscription"]
 	if len(subs) != 1 || !ok {
-		t.Fatalf("subscriptions = %v; want NotificationEmailSubscription", sortedKeys(subs))
+		t.Fatalf("subscriptions = %v; want NotificationEmailSubscription", slices.Sorted(maps.Keys(subs)))
 	}
 	if cond := raw["Resources"].(map[string]any)["NotificationEmailSubscription"].(map[string]any)["Condition"]; cond != "HasNotificationEmail" {
 		t.Errorf("subscription condition = %v; want HasNotificationEmail", cond)
