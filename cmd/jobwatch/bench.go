@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -59,12 +58,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Var(&hintShare, "hint-share", "share of jobs whose end sends a hint (0 to 1)")
 	cold := fs.Bool("coldstart", false, "measure binary sizes and cold starts under the Runtime Interface Emulator instead")
 	runs := fs.Int("runs", 7, "with --coldstart: runs per function (the median is reported)")
-	positional, err := parseInterspersed(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
+	positional, err := parseArgs(fs, args)
 	if err != nil {
-		return usagef("%v", err)
+		return err
 	}
 	if len(positional) > 0 {
 		return usagef("unexpected argument %q; bench takes flags only", positional[0])

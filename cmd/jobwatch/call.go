@@ -49,11 +49,11 @@ func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	input := fs.String("input", "{}", "operation input as JSON, or @FILE to read it from FILE")
 	endpoint := fs.String("endpoint-url", "", "send requests to this endpoint instead of AWS (e.g. http://127.0.0.1:4510)")
 	region := fs.String("region", "", "AWS region (default: from the AWS configuration)")
-	positional, err := parseInterspersed(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
+	positional, err := parseArgs(fs, args)
 	if err != nil {
+		if errors.Is(err, errHelp) {
+			return err
+		}
 		return usagef("%v\n\n%s", err, operationList())
 	}
 	if len(positional) != 1 {

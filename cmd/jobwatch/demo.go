@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -46,14 +45,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&o.WorkDir, "work-dir", ".jobwatch/demo", "where builds and logs go (kept after the run)")
 	live := fs.Bool("live", isTerminal(stdout), "redraw a progress table in place (default when stdout is a terminal)")
 	o.Faults.ThrottleRate, o.Faults.ErrorRate, o.Faults.NotFoundWindow = 0.1, 0.02, time.Second
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usagef("%v", err)
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if o.Jobs < 5 || o.Jobs > 200 {
 		return usagef("--jobs must be from 5 to 200, got %d", o.Jobs)

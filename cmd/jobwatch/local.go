@@ -82,20 +82,6 @@ func (p paramsFlag) Set(s string) error {
 	return nil
 }
 
-// parseFlags parses a subcommand's flags; help is not an error.
-func parseFlags(fs *flag.FlagSet, args []string) (help bool, err error) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return true, nil
-		}
-		return false, usagef("%v", err)
-	}
-	if fs.NArg() > 0 {
-		return false, usagef("unexpected argument %q", fs.Arg(0))
-	}
-	return false, nil
-}
-
 func localUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("local up", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -108,7 +94,7 @@ func localUp(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	emulatorURL := fs.String("emulator", "", "use the Admin API emulator at `URL` instead of starting one")
 	fs.DurationVar(&o.VisibilityTimeout, "visibility-timeout", 5*time.Second, "every queue's visibility timeout locally (a failed message returns after it)")
 	fs.Var(params, "param", "template parameter `Name=Value` (repeatable)")
-	if help, err := parseFlags(fs, args); help || err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if _, err := os.Stat(*statePath); err == nil {
@@ -204,12 +190,9 @@ func localInvoke(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	event := fs.String("e", "", "the event `FILE` to invoke the function with (- for stdin)")
 	statePath := fs.String("state", defaultStatePath, "state `FILE` of the local stack")
 	buildDir := fs.String("build-dir", ".jobwatch/build", "where to build the bootstrap and the emulator")
-	positional, err := parseInterspersed(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
+	positional, err := parseArgs(fs, args)
 	if err != nil {
-		return usagef("%v", err)
+		return err
 	}
 	if len(positional) != 1 {
 		return usagef("want one function's LOGICAL_ID, e.g. SubmitFunction")
@@ -273,7 +256,7 @@ func localDown(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := flag.NewFlagSet("local down", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	statePath := fs.String("state", defaultStatePath, "state `FILE` of the local stack")
-	if help, err := parseFlags(fs, args); help || err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	st, err := devstack.LoadState(*statePath)

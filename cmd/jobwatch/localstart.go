@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -28,7 +27,7 @@ func localStart(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	statePath := fs.String("state", defaultStatePath, "state `FILE` of the local stack")
 	scheduleEvery := fs.Duration("schedule-every", 0, "run the scheduled functions (the discovery sweep) every `DURATION` (default: the template's schedule)")
 	buildDir := fs.String("build-dir", "", "where to build the bootstraps (default: build/ beside the state file)")
-	if help, err := parseFlags(fs, args); help || err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *scheduleEvery < 0 {
@@ -49,7 +48,7 @@ func localStart(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *buildDir == "" {
 		*buildDir = filepath.Join(filepath.Dir(*statePath), "build")
 	}
-	out := &syncWriter{w: stdout}
+	out := devstack.Locked(stdout)
 	fmt.Fprintf(stderr, "building the functions of %s and starting them under the Lambda Runtime Interface Emulator…\n", st.Template)
 	run, err := devstack.Start(ctx, st, devstack.StartOptions{BuildDir: *buildDir, Logs: out, ScheduleEvery: *scheduleEvery,
 		Observe: printDeliveries(out)})
@@ -134,16 +133,4 @@ func stopProcess(pid int, grace time.Duration) {
 	if !errors.Is(p.Kill(), os.ErrProcessDone) {
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-// syncWriter serialises writes from several goroutines.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -55,7 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	err := cmd.run(ctx, args[1:], stdout, stderr)
-	if err == nil {
+	if err == nil || errors.Is(err, errHelp) {
 		return 0
 	}
 	var ue *usageError
@@ -95,17 +96,21 @@ func mainUsage() string {
 	return b.String()
 }
 
-// parseInterspersed parses flags that may come before or after positional
+// errHelp says a command printed its usage because -h asked for it: the
+// program exits 0.
+var errHelp = errors.New("usage shown")
+
+// parseArgs parses flags that may come before or after positional
 // arguments (jobwatch call CloneBackend --input ... and jobwatch call
-// --input ... CloneBackend both work) and returns the positional ones.
-func parseInterspersed(fs interface {
-	Parse([]string) error
-	Args() []string
-}, args []string) ([]string, error) {
+// --input ... CloneBackend both work) and returns the positional ones. A
+// bad flag is a usage error; -h is errHelp.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	var positional []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
+		if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+			return nil, errHelp
+		} else if err != nil {
+			return nil, usagef("%v", err)
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
@@ -114,6 +119,16 @@ func parseInterspersed(fs interface {
 		positional = append(positional, rest[0])
 		args = rest[1:]
 	}
+}
+
+// parseFlags parses the flags of a command that takes no positional
+// argument.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	positional, err := parseArgs(fs, args)
+	if err == nil && len(positional) > 0 {
+		err = usagef("unexpected argument %q", positional[0])
+	}
+	return err
 }
 
 // saveJSON writes v to path as indented JSON, creating its directory.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -49,14 +48,8 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&o.Template, "template", "template.yaml", "the SAM `TEMPLATE` (its directory is the Go module to build)")
 	fs.StringVar(&o.WorkDir, "work-dir", ".jobwatch/soak", "where builds and logs go (kept after the run)")
 	fs.DurationVar(&o.ScheduleEvery, "schedule-every", 30*time.Second, "run the scheduled functions (the discovery sweep) every `DURATION` (deployed: 5m)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usagef("%v", err)
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if o.Jobs < 10 || o.Jobs > 100000 {
 		return usagef("--jobs must be from 10 to 100000, got %d", o.Jobs)

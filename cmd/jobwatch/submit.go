@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -47,12 +46,9 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	region := fs.String("region", "", "AWS region (default: from the AWS configuration)")
 	local := fs.Bool("local", false, "put the event on the bus of 'jobwatch local up'")
 	statePath := fs.String("state", ".jobwatch/local.json", "state `FILE` of the local stack (with --local)")
-	positional, err := parseInterspersed(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
+	positional, err := parseArgs(fs, args)
 	if err != nil {
-		return usagef("%v", err)
+		return err
 	}
 	if len(positional) != 1 {
 		return usagef("want exactly one OPERATION, e.g. CloneBackend\n\n%s", operationList())

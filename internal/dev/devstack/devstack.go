@@ -10,8 +10,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -421,24 +422,24 @@ func (s *Stack) Delete(ctx context.Context, cfg aws.Config) error {
 		}
 		_, _ = c.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(r.Target.URL)})
 	}
-	for _, id := range sortedKeys(s.Queues) {
+	for _, id := range slices.Sorted(maps.Keys(s.Queues)) {
 		if _, err := c.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(s.Queues[id].URL)}); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	for _, id := range sortedKeys(s.Buses) {
+	for _, id := range slices.Sorted(maps.Keys(s.Buses)) {
 		if _, err := eb.DeleteEventBus(ctx, &eventbridge.DeleteEventBusInput{Name: aws.String(s.Buses[id].Name)}); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	snsc := sns.NewFromConfig(cfg)
-	for _, id := range sortedKeys(s.Topics) {
+	for _, id := range slices.Sorted(maps.Keys(s.Topics)) {
 		if _, err := snsc.DeleteTopic(ctx, &sns.DeleteTopicInput{TopicArn: aws.String(s.Topics[id].ARN)}); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	ddb := dynamodb.NewFromConfig(cfg)
-	for _, id := range sortedKeys(s.Tables) {
+	for _, id := range slices.Sorted(maps.Keys(s.Tables)) {
 		if _, err := ddb.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(s.Tables[id])}); err != nil {
 			errs = append(errs, err)
 		}
@@ -474,13 +475,4 @@ func Load(path string) (*Stack, error) {
 		return nil, fmt.Errorf("state file %s: %w", path, err)
 	}
 	return &s, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/jobwatch/jobwatch/internal/dev/lambdasim"
 )
 
 // Depth is how many messages a queue holds: visible, in flight and
@@ -34,7 +38,7 @@ func (st *State) Depth(ctx context.Context, url string) (int, error) {
 // or deliveries not yet seen.
 func (st *State) InFlight(ctx context.Context) (int, error) {
 	var urls []string
-	for _, id := range sortedKeys(st.Stack.Functions) {
+	for _, id := range slices.Sorted(maps.Keys(st.Stack.Functions)) {
 		for _, src := range st.Stack.Functions[id].SQS {
 			urls = append(urls, src.Queue.URL)
 		}
@@ -65,7 +69,7 @@ func (st *State) Quiesce(ctx context.Context, limit time.Duration) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("messages remain after %s", limit)
 		}
-		sleep(ctx, time.Second)
+		lambdasim.Sleep(ctx, time.Second)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -96,7 +100,7 @@ func (st *State) DeadLetters(ctx context.Context) (counts map[string]int, sample
 	c := sqs.NewFromConfig(st.AWS())
 	counts, samples = map[string]int{}, map[string]string{}
 	var errs []error
-	for _, id := range sortedKeys(st.Stack.Queues) {
+	for _, id := range slices.Sorted(maps.Keys(st.Stack.Queues)) {
 		if consumed[id] {
 			continue
 		}

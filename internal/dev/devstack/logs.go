@@ -10,16 +10,13 @@ import (
 // line prefixed with the function's logical id ("PollFunction | {…}"), as
 // a developer reads several functions' logs in one terminal. Writes come
 // in whole lines (lambdasim hands them over that way).
-type prefixLogs struct {
-	mu sync.Mutex
-	w  io.Writer
-}
+type prefixLogs struct{ w io.Writer }
 
 func newPrefixLogs(w io.Writer) *prefixLogs {
 	if w == nil {
-		w = io.Discard
+		return &prefixLogs{w: io.Discard}
 	}
-	return &prefixLogs{w: w}
+	return &prefixLogs{w: Locked(w)}
 }
 
 // LogPrefix is what precedes each line of a function's output.
@@ -27,15 +24,13 @@ func LogPrefix(function string) string { return function + " | " }
 
 // For returns the writer for one function's output.
 func (p *prefixLogs) For(function string) io.Writer {
+	prefix := []byte(LogPrefix(function))
 	return writerFunc(func(b []byte) (int, error) {
-		prefix := []byte(LogPrefix(function))
 		var out bytes.Buffer
 		for line := range bytes.Lines(b) {
 			out.Write(prefix)
 			out.Write(line)
 		}
-		p.mu.Lock()
-		defer p.mu.Unlock()
 		_, err := p.w.Write(out.Bytes())
 		return len(b), err
 	})
@@ -44,3 +39,24 @@ func (p *prefixLogs) For(function string) io.Writer {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+// lockedWriter serialises the writes of several goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+// Locked returns w with its writes serialised, for output that several
+// goroutines share (the functions' logs and the observers' lines).
+func Locked(w io.Writer) io.Writer {
+	if l, ok := w.(*lockedWriter); ok {
+		return l
+	}
+	return &lockedWriter{w: w}
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -115,7 +117,7 @@ func (r *Running) startPools(ctx context.Context, st *State, o StartOptions) err
 	if err != nil {
 		return err
 	}
-	for _, id := range sortedKeys(st.Stack.Functions) {
+	for _, id := range slices.Sorted(maps.Keys(st.Stack.Functions)) {
 		fn := st.Stack.Functions[id]
 		bootstrap := filepath.Join(o.BuildDir, id, "bootstrap")
 		if err := lambdasim.BuildFunction(ctx, moduleDir, fn.Package, bootstrap); err != nil {
@@ -158,7 +160,7 @@ func (r *Running) sources(st *State, o StartOptions, sq *sqs.Client) []func(cont
 		return r.Pools[id]
 	}
 	var runners []func(context.Context) error
-	for _, id := range sortedKeys(s.Functions) {
+	for _, id := range slices.Sorted(maps.Keys(s.Functions)) {
 		fn := s.Functions[id]
 		for _, sc := range fn.Schedules {
 			every := sc.Every

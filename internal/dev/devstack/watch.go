@@ -18,6 +18,7 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/jobwatch/jobwatch/internal/contract"
+	"github.com/jobwatch/jobwatch/internal/dev/lambdasim"
 	"github.com/jobwatch/jobwatch/internal/dev/slacktest"
 )
 
@@ -198,7 +199,7 @@ func collect(ctx context.Context, c *sqs.Client, url string, handle func(body st
 	for ctx.Err() == nil {
 		out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
 		if err != nil {
-			sleep(ctx, 200*time.Millisecond)
+			lambdasim.Sleep(ctx, 200*time.Millisecond)
 			continue
 		}
 		var entries []sqstypes.DeleteMessageBatchRequestEntry
@@ -212,14 +213,5 @@ func collect(ctx context.Context, c *sqs.Client, url string, handle func(body st
 		if len(entries) > 0 {
 			_, _ = c.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(url), Entries: entries})
 		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
 	}
 }

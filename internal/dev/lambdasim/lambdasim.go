@@ -115,7 +115,7 @@ func (s *SQSSource) Run(ctx context.Context) error {
 			for ctx.Err() == nil {
 				if _, err := s.PollOnce(ctx, 1); err != nil && ctx.Err() == nil {
 					s.logger().Warn("event source poll failed", "queue", s.QueueURL, "error", err.Error())
-					sleep(ctx, time.Second)
+					Sleep(ctx, time.Second)
 				}
 			}
 		}()
@@ -245,7 +245,7 @@ func (a *AsyncSource) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		if _, err := src.PollOnce(ctx, 1); err != nil && ctx.Err() == nil {
 			src.logger().Warn("rule target poll failed", "error", err.Error())
-			sleep(ctx, time.Second)
+			Sleep(ctx, time.Second)
 		}
 	}
 	return nil
@@ -272,7 +272,7 @@ func (a *AsyncSource) invokeEach(ctx context.Context, payload []byte) ([]byte, e
 		var err error
 		for attempt := 0; attempt <= a.Retries; attempt++ {
 			if attempt > 0 {
-				sleep(ctx, a.RetryDelay)
+				Sleep(ctx, a.RetryDelay)
 			}
 			out, err = a.Function.Invoke(ctx, body)
 			var fe *FunctionError
@@ -317,7 +317,8 @@ func (a *AsyncSource) sendToDestination(ctx context.Context, event []byte, fe *F
 	return err
 }
 
-func sleep(ctx context.Context, d time.Duration) {
+// Sleep waits for d or until ctx ends, whichever comes first.
+func Sleep(ctx context.Context, d time.Duration) {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/dev/emulator"
+	"github.com/jobwatch/jobwatch/internal/dev/lambdasim"
 )
 
 // Options configure a soak run. Zero values take the defaults noted.
@@ -482,7 +484,7 @@ func (a *app) follow(ctx context.Context, o Options, reqs []request, sub *submit
 		if err := a.st.Quiesce(ctx, 3*time.Minute); err != nil {
 			say("soak: the queues did not empty: %v", err)
 		}
-		sleepCtx(ctx, o.Linger)
+		lambdasim.Sleep(ctx, o.Linger)
 	}
 }
 
@@ -552,7 +554,7 @@ func (a *app) report(r *Result, o Options, reqs []request, say func(string, ...a
 		r.Problems = append(r.Problems, fmt.Sprintf("%d terminal status changes name no request the soak submitted (a job tracked without its requestId?): %s",
 			len(au.strangers), strings.Join(first(au.strangers, 5), ", ")))
 	}
-	for _, id := range sortedKeys(r.DeadLetters) {
+	for _, id := range slices.Sorted(maps.Keys(r.DeadLetters)) {
 		if n := r.DeadLetters[id]; n > 0 {
 			r.Problems = append(r.Problems, fmt.Sprintf("%s holds %d messages (first: %s)", id, n, samples[id]))
 		}
@@ -596,7 +598,7 @@ func toSet(csv string) map[string]bool {
 
 func countsText(m map[string]int) string {
 	parts := make([]string, 0, len(m))
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		parts = append(parts, fmt.Sprintf("%d %s", m[k], k))
 	}
 	if len(parts) == 0 {
@@ -611,28 +613,10 @@ func jobStatsText(s emulator.JobStats) string {
 
 func dlqText(m map[string]int) string {
 	parts := make([]string, 0, len(m))
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
 	}
 	return strings.Join(parts, ", ")
 }
 
 func first(s []string, n int) []string { return s[:min(n, len(s))] }
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
-}
