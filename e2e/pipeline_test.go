@@ -181,17 +181,38 @@ func TestPipeline(t *testing.T) {
 		"CreateBackendAuth":    20 * time.Second,
 	})
 	p := startPipeline(t, emulator.Faults{ThrottleRate: 0.2, ErrorRate: 0.05, NotFoundWindow: time.Second}, durations, nil)
+	p.submitOutcomes()
+	want := p.expectedOutcomes()
+	keys := make([]string, 0, len(want))
+	for k := range want {
+		keys = append(keys, k)
+	}
+	got := p.collect(keys, 120*time.Second)
+	checkEvents(t, got, want)
+	authFailed := contract.EventKey(appID, "staging", p.waitJob("staging", "CreateBackendAuth"), "", "FAILED")
+	if ev := got[authFailed]; len(ev) > 0 && ev[0].Detail.Error == "" {
+		t.Errorf("FAILED event without the job's error: %+v", ev[0].Detail)
+	}
+	p.checkBadInput()
+	t.Logf("emulator calls: %+v", p.emu.Stats())
+}
 
+// prodRequests are three requests for one environment: the second and
+// third wait their turn and must start in arrival order.
+var prodRequests = []struct{ op, input string }{
+	{"CreateBackendAPI", `{"AppId":"d1abc23","BackendEnvironmentName":"prod","ResourceName":"api1","ResourceConfig":{"ApiName":"api1","Service":"AppSync"}}`},
+	{"CloneBackend", `{"AppId":"d1abc23","BackendEnvironmentName":"prod","TargetEnvironmentName":"prod-copy"}`},
+	{"CreateBackendAPI", `{"AppId":"d1abc23","BackendEnvironmentName":"prod","ResourceName":"api2","ResourceConfig":{"ApiName":"api2","Service":"AppSync"}}`},
+}
+
+// submitOutcomes puts on the bus a request for each outcome, the line of
+// prod requests and one refused request; it makes the auth job fail and
+// sends a tracking message for a job the service lost and a malformed one.
+func (p *pipeline) submitOutcomes() {
+	t := p.t
 	p.request("r-clone", "CloneBackend", `{"AppId":"d1abc23","BackendEnvironmentName":"dev","TargetEnvironmentName":"pr-1"}`)
 	p.request("r-auth", "CreateBackendAuth", `{"AppId":"d1abc23","BackendEnvironmentName":"staging","ResourceName":"auth","ResourceConfig":{"AuthResources":"USER_POOL_ONLY","Service":"COGNITO","UserPoolConfigs":{"RequiredSignUpAttributes":["EMAIL"],"SignInMethod":"EMAIL","UserPoolName":"pool","OAuth":{"OAuthGrantType":"CODE","OAuthScopes":["EMAIL"],"RedirectSignInURIs":["https://a.example/"],"RedirectSignOutURIs":["https://a.example/"],"SocialProviderSettings":{"Google":{"ClientId":"g","ClientSecret":"TOPSECRET-e2e"}}}}}}`)
 	p.request("r-storage", "CreateBackendStorage", `{"AppId":"d1abc23","BackendEnvironmentName":"qa","ResourceName":"files","ResourceConfig":{"ServiceName":"S3","Permissions":{"Authenticated":["READ"]}}}`)
-	// Three requests for one environment: the second and third wait their
-	// turn and must start in arrival order.
-	prodRequests := []struct{ op, input string }{
-		{"CreateBackendAPI", `{"AppId":"d1abc23","BackendEnvironmentName":"prod","ResourceName":"api1","ResourceConfig":{"ApiName":"api1","Service":"AppSync"}}`},
-		{"CloneBackend", `{"AppId":"d1abc23","BackendEnvironmentName":"prod","TargetEnvironmentName":"prod-copy"}`},
-		{"CreateBackendAPI", `{"AppId":"d1abc23","BackendEnvironmentName":"prod","ResourceName":"api2","ResourceConfig":{"ApiName":"api2","Service":"AppSync"}}`},
-	}
 	for i, r := range prodRequests {
 		p.request(fmt.Sprintf("r-prod-%d", i), r.op, r.input)
 		time.Sleep(300 * time.Millisecond)
@@ -203,48 +224,50 @@ func TestPipeline(t *testing.T) {
 	if _, err := p.emu.Jobs().Update(appID, "staging", authJob, emulator.JobUpdate{Status: "FAILED"}); err != nil {
 		t.Fatal(err)
 	}
-
 	// A job the service lost: tracked, but unknown to it long after
-	// submission.
+	// submission; and a malformed tracking message, which must end in the
+	// jobs DLQ.
 	lost := contract.TrackingMessage{Version: 1, AppID: appID, BackendEnvironmentName: "dev", JobID: "vanished-job", Operation: "CloneBackend",
 		RequestID: "r-lost", SubmittedAt: time.Now().Add(-time.Hour), Deadline: time.Now().Add(time.Hour)}
 	body, _ := json.Marshal(lost)
-	// A malformed tracking message: it must end in the jobs DLQ.
 	for _, b := range []string{string(body), `{"v":1,"appId":"d1abc23"`} {
 		if _, err := p.sqs.SendMessage(p.ctx, &sqs.SendMessageInput{QueueUrl: aws.String(p.stack.Queues["JobsQueue"].URL), MessageBody: aws.String(b)}); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
 
-	cloneJob := p.waitJob("dev", "CloneBackend")
-	storageJob := p.waitJob("qa", "CreateBackendStorage")
+// expectedOutcomes is the status change each job must get, by event key;
+// it waits for the prod jobs, which exist only once their turn came, and
+// checks they started in the requests' order.
+func (p *pipeline) expectedOutcomes() map[string]string {
 	want := map[string]string{
-		contract.EventKey(appID, "dev", cloneJob, "", "COMPLETED"):  "COMPLETED",
-		contract.EventKey(appID, "staging", authJob, "", "FAILED"):  "FAILED",
-		contract.EventKey(appID, "qa", storageJob, "", "TIMED_OUT"): "TIMED_OUT",
-		contract.EventKey(appID, "dev", "vanished-job", "", "LOST"): "LOST",
+		contract.EventKey(appID, "dev", p.waitJob("dev", "CloneBackend"), "", "COMPLETED"):           "COMPLETED",
+		contract.EventKey(appID, "staging", p.waitJob("staging", "CreateBackendAuth"), "", "FAILED"): "FAILED",
+		contract.EventKey(appID, "qa", p.waitJob("qa", "CreateBackendStorage"), "", "TIMED_OUT"):     "TIMED_OUT",
+		contract.EventKey(appID, "dev", "vanished-job", "", "LOST"):                                  "LOST",
 	}
-	// The prod jobs exist only once their turn came; wait for all three.
 	deadline := time.Now().Add(90 * time.Second)
 	for len(p.jobsOf("prod")) < 3 && time.Now().Before(deadline) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	prodJobs := p.jobsOf("prod")
 	if len(prodJobs) != 3 {
-		t.Fatalf("prod jobs = %+v, want 3", prodJobs)
+		p.t.Fatalf("prod jobs = %+v, want 3", prodJobs)
 	}
 	if got := []string{prodJobs[0].Operation, prodJobs[1].Operation, prodJobs[2].Operation}; !slices.Equal(got, []string{"CreateBackendAPI", "CloneBackend", "CreateBackendAPI"}) {
-		t.Errorf("prod jobs started in order %v, want the requests' order", got)
+		p.t.Errorf("prod jobs started in order %v, want the requests' order", got)
 	}
 	for _, j := range prodJobs {
 		want[contract.EventKey(appID, "prod", j.JobId, "", "COMPLETED")] = "COMPLETED"
 	}
+	return want
+}
 
-	keys := make([]string, 0, len(want))
-	for k := range want {
-		keys = append(keys, k)
-	}
-	got := p.collect(keys, 120*time.Second)
+// checkEvents checks exactly one event of the right shape per wanted key,
+// and no other.
+func checkEvents(t *testing.T, got map[string][]devstack.Event, want map[string]string) {
+	t.Helper()
 	for k, status := range want {
 		evs := got[k]
 		switch {
@@ -265,13 +288,13 @@ func TestPipeline(t *testing.T) {
 			t.Errorf("unexpected event %s: %+v", k, got[k])
 		}
 	}
-	if ev := got[contract.EventKey(appID, "staging", authJob, "", "FAILED")]; len(ev) > 0 && ev[0].Detail.Error == "" {
-		t.Errorf("FAILED event without the job's error: %+v", ev[0].Detail)
-	}
+}
 
-	// Bad input: the malformed tracking message reaches the jobs DLQ with a
-	// log line naming it; the refused request reaches the submit-failures
-	// destination.
+// checkBadInput checks that the malformed tracking message reaches the
+// jobs DLQ with a log line naming it, the refused request the
+// submit-failures destination, and no secret the logs.
+func (p *pipeline) checkBadInput() {
+	t := p.t
 	for end := time.Now().Add(60 * time.Second); time.Now().Before(end) && (p.depth("JobsDeadLetterQueue") == 0 || p.depth("SubmitFailuresQueue") == 0); {
 		time.Sleep(500 * time.Millisecond)
 	}
@@ -291,6 +314,4 @@ func TestPipeline(t *testing.T) {
 	if strings.Contains(logs, "TOPSECRET") {
 		t.Error("a client secret reached the logs")
 	}
-	stats := p.emu.Stats()
-	t.Logf("emulator calls: %+v", stats)
 }

@@ -77,44 +77,7 @@ func TestLocalInvokeSamples(t *testing.T) {
 			name := filepath.Base(file)
 			t.Run(dirName+"/"+name, func(t *testing.T) {
 				code, stdout, stderr := runCLI(t, "local", "invoke", fn, "-e", file, "--state", state, "--build-dir", filepath.Join(dir, "build"))
-				bad := strings.HasPrefix(name, "bad-")
-				var resp map[string]any
-				if err := json.Unmarshal([]byte(strings.TrimSpace(stdout)), &resp); err != nil {
-					t.Fatalf("response is not JSON: %q (exit %d)\n%s", stdout, code, stderr)
-				}
-				failures, isBatch := resp["batchItemFailures"].([]any)
-				switch {
-				case resp["errorMessage"] != nil:
-					// A function error: only a bad sample may cause one.
-					if !bad || code != 1 || !strings.Contains(stderr, fn+" returned an error") {
-						t.Errorf("exit %d, response %v\n%s", code, resp, stderr)
-					}
-				case bad && !isBatch:
-					t.Errorf("bad sample accepted: exit %d, response %v", code, resp)
-				case fn == "SubmitFunction" && !isBatch:
-					if code != 0 || resp["jobId"] == nil || resp["status"] == nil {
-						t.Errorf("exit %d, response %v\n%s", code, resp, stderr)
-					}
-				case !isBatch:
-					// A hint (poll) or a sweep: an answer, no error.
-					if code != 0 {
-						t.Errorf("exit %d, response %v\n%s", code, resp, stderr)
-					}
-				case bad:
-					if code != 0 || len(failures) == 0 {
-						t.Errorf("bad batch: exit %d, response %v; want batch item failures", code, resp)
-					}
-					if !strings.Contains(stderr, `"messageId"`) {
-						t.Errorf("no log line names the bad message:\n%s", stderr)
-					}
-				default:
-					if code != 0 || !isBatch || len(failures) != 0 {
-						t.Errorf("exit %d, response %v\n%s", code, resp, stderr)
-					}
-				}
-				if strings.Contains(stderr, "TOPSECRET") || strings.Contains(stderr, "ClientSecret\":\"") {
-					t.Errorf("a secret reached the function's logs")
-				}
+				checkSampleResponse(t, fn, strings.HasPrefix(name, "bad-"), code, stdout, stderr)
 			})
 		}
 	}
@@ -161,3 +124,48 @@ func TestDemo(t *testing.T) {
 }
 
 func TestMain(m *testing.M) { testenv.Main(m) }
+
+// checkSampleResponse checks what local invoke printed for a sample event:
+// a bad sample is refused (a function error for submit, batch item
+// failures with a log line naming the message for the SQS-fed functions),
+// a good one answered; no secret reaches the logs.
+func checkSampleResponse(t *testing.T, fn string, bad bool, code int, stdout, stderr string) {
+	t.Helper()
+	var resp map[string]any
+	if err := json.Unmarshal([]byte(strings.TrimSpace(stdout)), &resp); err != nil {
+		t.Fatalf("response is not JSON: %q (exit %d)\n%s", stdout, code, stderr)
+	}
+	failures, isBatch := resp["batchItemFailures"].([]any)
+	switch {
+	case resp["errorMessage"] != nil:
+		// A function error: only a bad sample may cause one.
+		if !bad || code != 1 || !strings.Contains(stderr, fn+" returned an error") {
+			t.Errorf("exit %d, response %v\n%s", code, resp, stderr)
+		}
+	case bad && !isBatch:
+		t.Errorf("bad sample accepted: exit %d, response %v", code, resp)
+	case fn == "SubmitFunction" && !isBatch:
+		if code != 0 || resp["jobId"] == nil || resp["status"] == nil {
+			t.Errorf("exit %d, response %v\n%s", code, resp, stderr)
+		}
+	case !isBatch:
+		// A hint (poll) or a sweep: an answer, no error.
+		if code != 0 {
+			t.Errorf("exit %d, response %v\n%s", code, resp, stderr)
+		}
+	case bad:
+		if code != 0 || len(failures) == 0 {
+			t.Errorf("bad batch: exit %d, response %v; want batch item failures", code, resp)
+		}
+		if !strings.Contains(stderr, `"messageId"`) {
+			t.Errorf("no log line names the bad message:\n%s", stderr)
+		}
+	default:
+		if code != 0 || !isBatch || len(failures) != 0 {
+			t.Errorf("exit %d, response %v\n%s", code, resp, stderr)
+		}
+	}
+	if strings.Contains(stderr, "TOPSECRET") || strings.Contains(stderr, "ClientSecret\":\"") {
+		t.Errorf("a secret reached the function's logs")
+	}
+}

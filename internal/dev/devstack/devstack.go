@@ -110,103 +110,136 @@ type Topic struct{ Name, ARN string }
 // Resources that already exist are reused, so Deploy can run again over a
 // stack that is up.
 func Deploy(ctx context.Context, o Options) (*Stack, error) {
-	app := o.App
-	s := &Stack{StackName: o.StackName, Region: o.Region, Queues: map[string]Queue{}, Buses: map[string]Bus{},
-		Tables: map[string]string{}, Topics: map[string]Topic{}, Functions: map[string]*Function{}}
-	facts := samtemplate.Facts{Region: o.Region, AccountID: o.AccountID, StackName: o.StackName,
-		Parameters: o.Parameters, Refs: map[string]string{}, Attrs: map[string]string{}}
-	names, err := app.NewResolver(facts)
-	if err != nil {
+	d := &deployer{o: o, s: &Stack{StackName: o.StackName, Region: o.Region, Queues: map[string]Queue{}, Buses: map[string]Bus{},
+		Tables: map[string]string{}, Topics: map[string]Topic{}, Functions: map[string]*Function{}},
+		facts: samtemplate.Facts{Region: o.Region, AccountID: o.AccountID, StackName: o.StackName,
+			Parameters: o.Parameters, Refs: map[string]string{}, Attrs: map[string]string{}},
+		sqs: sqs.NewFromConfig(o.AWS), eb: eventbridge.NewFromConfig(o.AWS)}
+	var err error
+	if d.names, err = o.App.NewResolver(d.facts); err != nil {
 		return nil, fmt.Errorf("template parameters: %w", err)
 	}
-	sqsc := sqs.NewFromConfig(o.AWS)
-	for _, q := range app.Queues {
-		created, err := createQueue(ctx, sqsc, names, o, q, s)
-		if err != nil {
+	for _, step := range []func(context.Context) error{d.queues, d.buses, d.tables, d.topics, d.functions} {
+		if err := step(ctx); err != nil {
 			return nil, err
 		}
-		s.Queues[q.LogicalID] = created
-		facts.Refs[q.LogicalID] = created.URL
-		facts.Attrs[q.LogicalID+".Arn"] = created.ARN
-		facts.Attrs[q.LogicalID+".QueueName"] = created.Name
-		facts.Attrs[q.LogicalID+".QueueUrl"] = created.URL
 	}
-	eb := eventbridge.NewFromConfig(o.AWS)
-	for _, b := range app.EventBuses {
-		name, err := nameOf(names, b.Name, o.StackName, b.LogicalID)
+	return d.s, nil
+}
+
+// deployer creates one stack's resources in order, noting in facts what
+// later resources and the functions' environments refer to.
+type deployer struct {
+	o     Options
+	s     *Stack
+	facts samtemplate.Facts
+	names *samtemplate.Resolver
+	sqs   *sqs.Client
+	eb    *eventbridge.Client
+}
+
+func (d *deployer) queues(ctx context.Context) error {
+	for _, q := range d.o.App.Queues {
+		created, err := createQueue(ctx, d.sqs, d.names, d.o, q, d.s)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		arn := fmt.Sprintf("arn:aws:events:%s:%s:event-bus/%s", o.Region, o.AccountID, name)
-		if _, err := eb.CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: aws.String(name)}); err != nil && !alreadyExists(err) {
-			return nil, fmt.Errorf("create event bus %s: %w", b.LogicalID, err)
-		}
-		s.Buses[b.LogicalID] = Bus{Name: name, ARN: arn}
-		facts.Refs[b.LogicalID] = name
-		facts.Attrs[b.LogicalID+".Arn"] = arn
-		facts.Attrs[b.LogicalID+".Name"] = name
+		d.s.Queues[q.LogicalID] = created
+		d.facts.Refs[q.LogicalID] = created.URL
+		d.facts.Attrs[q.LogicalID+".Arn"] = created.ARN
+		d.facts.Attrs[q.LogicalID+".QueueName"] = created.Name
+		d.facts.Attrs[q.LogicalID+".QueueUrl"] = created.URL
 	}
-	ddb := dynamodb.NewFromConfig(o.AWS)
-	for _, t := range app.Tables {
-		name, err := nameOf(names, t.Name, o.StackName, t.LogicalID)
+	return nil
+}
+
+func (d *deployer) buses(ctx context.Context) error {
+	for _, b := range d.o.App.EventBuses {
+		name, err := nameOf(d.names, b.Name, d.o.StackName, b.LogicalID)
 		if err != nil {
-			return nil, err
+			return err
+		}
+		arn := fmt.Sprintf("arn:aws:events:%s:%s:event-bus/%s", d.o.Region, d.o.AccountID, name)
+		if _, err := d.eb.CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: aws.String(name)}); err != nil && !alreadyExists(err) {
+			return fmt.Errorf("create event bus %s: %w", b.LogicalID, err)
+		}
+		d.s.Buses[b.LogicalID] = Bus{Name: name, ARN: arn}
+		d.facts.Refs[b.LogicalID] = name
+		d.facts.Attrs[b.LogicalID+".Arn"] = arn
+		d.facts.Attrs[b.LogicalID+".Name"] = name
+	}
+	return nil
+}
+
+func (d *deployer) tables(ctx context.Context) error {
+	ddb := dynamodb.NewFromConfig(d.o.AWS)
+	for _, t := range d.o.App.Tables {
+		name, err := nameOf(d.names, t.Name, d.o.StackName, t.LogicalID)
+		if err != nil {
+			return err
 		}
 		if err := createTable(ctx, ddb, name, t); err != nil {
-			return nil, err
+			return err
 		}
-		s.Tables[t.LogicalID] = name
-		facts.Refs[t.LogicalID] = name
-		facts.Attrs[t.LogicalID+".Arn"] = fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/%s", o.Region, o.AccountID, name)
+		d.s.Tables[t.LogicalID] = name
+		d.facts.Refs[t.LogicalID] = name
+		d.facts.Attrs[t.LogicalID+".Arn"] = fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/%s", d.o.Region, d.o.AccountID, name)
 	}
-	snsc := sns.NewFromConfig(o.AWS)
-	for _, t := range app.Topics {
-		name, err := nameOf(names, t.Name, o.StackName, t.LogicalID)
+	return nil
+}
+
+func (d *deployer) topics(ctx context.Context) error {
+	snsc := sns.NewFromConfig(d.o.AWS)
+	for _, t := range d.o.App.Topics {
+		name, err := nameOf(d.names, t.Name, d.o.StackName, t.LogicalID)
 		if err != nil {
-			return nil, err
-		}
-		if t.FIFO && !strings.HasSuffix(name, ".fifo") {
-			name += ".fifo"
+			return err
 		}
 		attrs := map[string]string{}
 		if t.FIFO {
+			name = strings.TrimSuffix(name, ".fifo") + ".fifo"
 			attrs["FifoTopic"] = "true"
 		}
 		out, err := snsc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(name), Attributes: attrs})
 		if err != nil {
-			return nil, fmt.Errorf("create topic %s: %w", t.LogicalID, err)
+			return fmt.Errorf("create topic %s: %w", t.LogicalID, err)
 		}
 		arn := aws.ToString(out.TopicArn)
-		s.Topics[t.LogicalID] = Topic{Name: name, ARN: arn}
-		facts.Refs[t.LogicalID] = arn
-		facts.Attrs[t.LogicalID+".TopicArn"] = arn
-		facts.Attrs[t.LogicalID+".TopicName"] = name
+		d.s.Topics[t.LogicalID] = Topic{Name: name, ARN: arn}
+		d.facts.Refs[t.LogicalID] = arn
+		d.facts.Attrs[t.LogicalID+".TopicArn"] = arn
+		d.facts.Attrs[t.LogicalID+".TopicName"] = name
 	}
-	for _, f := range app.Functions {
-		name := o.StackName + "-" + f.LogicalID
-		facts.Refs[f.LogicalID] = name
-		facts.Attrs[f.LogicalID+".Arn"] = fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", o.Region, o.AccountID, name)
-	}
+	return nil
+}
 
-	r, err := app.NewResolver(facts)
+// functions resolves each function's environment and event sources
+// against what was created, and creates its rules.
+func (d *deployer) functions(ctx context.Context) error {
+	for _, f := range d.o.App.Functions {
+		name := d.o.StackName + "-" + f.LogicalID
+		d.facts.Refs[f.LogicalID] = name
+		d.facts.Attrs[f.LogicalID+".Arn"] = fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", d.o.Region, d.o.AccountID, name)
+	}
+	r, err := d.o.App.NewResolver(d.facts)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	for _, f := range app.Functions {
-		fn, err := resolveFunction(r, f, o, s)
+	for _, f := range d.o.App.Functions {
+		fn, err := resolveFunction(r, f, d.o, d.s)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		s.Functions[f.LogicalID] = fn
+		d.s.Functions[f.LogicalID] = fn
 		for _, rule := range f.EventBridgeRules {
-			created, err := createRule(ctx, eb, sqsc, r, o, s, f, rule)
+			created, err := createRule(ctx, d.eb, d.sqs, r, d.o, d.s, f, rule)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			s.Rules = append(s.Rules, created)
+			d.s.Rules = append(d.s.Rules, created)
 		}
 	}
-	return s, nil
+	return nil
 }
 
 // nameOf resolves a resource's name, or names it as CloudFormation would
