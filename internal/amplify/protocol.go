@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	smithy "github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/encoding/httpbinding"
 	"github.com/aws/smithy-go/logging"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
@@ -51,8 +52,11 @@ func (m validateMiddleware) HandleInitialize(ctx context.Context, in middleware.
 	return next.HandleInitialize(ctx, in)
 }
 
-// serializeMiddleware binds the input to the HTTP request: URI labels into
-// the path, every other member into a JSON body under its wire name.
+// serializeMiddleware binds the input to the HTTP request as generated
+// aws-sdk-go-v2 REST-JSON clients do: URI labels through smithy-go's
+// httpbinding encoder (escaped as botocore does: everything but unreserved
+// characters, "/" included), every other member into a JSON body under its
+// wire name.
 type serializeMiddleware struct {
 	op      *Operation
 	options Options
@@ -73,74 +77,46 @@ func (m *serializeMiddleware) HandleSerialize(ctx context.Context, in middleware
 	if err != nil || u.Scheme == "" || u.Host == "" {
 		return middleware.SerializeOutput{}, middleware.Metadata{}, fmt.Errorf("invalid endpoint %q: want scheme://host[:port]", base)
 	}
-	path, rawPath, err := expandPath(m.op.Path, codec.URILabels(in.Parameters))
-	if err != nil {
+	req.URL, req.Method = u, m.op.Method
+	if req, err = m.serialize(req, in.Parameters); err != nil {
 		return middleware.SerializeOutput{}, middleware.Metadata{}, &smithy.SerializationError{Err: err}
-	}
-	u.RawPath = strings.TrimRight(u.EscapedPath(), "/") + rawPath
-	u.Path = strings.TrimRight(u.Path, "/") + path
-	req.URL = u
-	req.Method = m.op.Method
-	if codec.HasBody(in.Parameters) {
-		body, err := json.Marshal(in.Parameters)
-		if err != nil {
-			return middleware.SerializeOutput{}, middleware.Metadata{}, &smithy.SerializationError{Err: err}
-		}
-		req.Header.Set("Content-Type", "application/json")
-		if req, err = req.SetStream(bytes.NewReader(body)); err != nil {
-			return middleware.SerializeOutput{}, middleware.Metadata{}, &smithy.SerializationError{Err: err}
-		}
 	}
 	in.Request = req
 	return next.HandleSerialize(ctx, in)
 }
 
-// expandPath fills the {label}s of a model request URI. Labels are escaped
-// as botocore does: everything but unreserved characters, "/" included.
-func expandPath(template string, labels map[string]*string) (path, rawPath string, err error) {
-	var p, raw strings.Builder
-	rest := template
-	for {
-		i := strings.IndexByte(rest, '{')
-		if i < 0 {
-			break
-		}
-		j := strings.IndexByte(rest[i:], '}')
-		if j < 0 {
-			return "", "", fmt.Errorf("bad URI template %q", template)
-		}
-		p.WriteString(rest[:i])
-		raw.WriteString(rest[:i])
-		name := rest[i+1 : i+j]
-		v := labels[name]
-		if v == nil || *v == "" {
-			return "", "", fmt.Errorf("input member %s must not be empty", name)
-		}
-		p.WriteString(*v)
-		raw.WriteString(EscapeLabel(*v))
-		rest = rest[i+j+1:]
+// serialize writes the operation's path, labels bound, under the endpoint's
+// own path, and the JSON body if the input has body members.
+func (m *serializeMiddleware) serialize(req *smithyhttp.Request, params any) (*smithyhttp.Request, error) {
+	path, rawPath := smithyhttp.JoinPath(req.URL.Path, m.op.Path), smithyhttp.JoinPath(req.URL.EscapedPath(), m.op.Path)
+	enc, err := httpbinding.NewEncoderWithRawPath(path, rawPath, req.URL.RawQuery, req.Header)
+	if err != nil {
+		return nil, err
 	}
-	p.WriteString(rest)
-	raw.WriteString(rest)
-	return p.String(), raw.String(), nil
-}
-
-// EscapeLabel percent-encodes a URI label value, leaving only RFC 3986
-// unreserved characters as they are.
-func EscapeLabel(s string) string {
-	const hex = "0123456789ABCDEF"
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~' {
-			b.WriteByte(c)
-			continue
+	for _, label := range codec.URIMembers(params) {
+		// The validation middleware refuses these first; this guards a
+		// stack whose validation was removed.
+		if label.Value == nil || *label.Value == "" {
+			return nil, fmt.Errorf("input member %s must not be empty", label.Label)
 		}
-		b.WriteByte('%')
-		b.WriteByte(hex[c>>4])
-		b.WriteByte(hex[c&15])
+		if err := enc.SetURI(label.Label).String(*label.Value); err != nil {
+			return nil, fmt.Errorf("bind URI label %s: %w", label.Label, err)
+		}
 	}
-	return b.String()
+	if codec.HasBody(params) {
+		body, err := json.Marshal(params)
+		if err != nil {
+			return nil, err
+		}
+		enc.SetHeader("Content-Type").String("application/json")
+		if req, err = req.SetStream(bytes.NewReader(body)); err != nil {
+			return nil, err
+		}
+	}
+	if req.Request, err = enc.Encode(req.Request); err != nil {
+		return nil, err
+	}
+	return req, nil
 }
 
 // signMiddleware signs each attempt with the SDK's SigV4 signer under the

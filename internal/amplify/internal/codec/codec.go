@@ -41,6 +41,9 @@ const (
 	Missing
 	OutOfRange
 	Malformed
+	// Invalid is a value the member may not take, e.g. a URI label that
+	// would change the request's path; Detail says what it must not be.
+	Invalid
 )
 
 // Error names the member that is wrong and how. It never carries the
@@ -61,6 +64,8 @@ func (e *Error) Error() string {
 		return fmt.Sprintf("member %s: %s", e.Path, e.Detail)
 	case OutOfRange:
 		return fmt.Sprintf("member %s: %s", e.Path, e.Detail)
+	case Invalid:
+		return fmt.Sprintf("member %s %s", e.Path, e.Detail)
 	default:
 		if e.Path == "" {
 			return e.Detail
@@ -368,22 +373,28 @@ func isUnset(v reflect.Value) bool {
 	return false
 }
 
-// URILabels returns the URI label values of a generated input, keyed by
-// label name. An unset label maps to nil.
-func URILabels(v any) map[string]*string {
+// URIMember is a member of a generated input bound to a URI label.
+type URIMember struct {
+	Member string  // member name, e.g. BackendEnvironmentName
+	Label  string  // label name in the request URI, e.g. backendEnvironmentName
+	Value  *string // nil when the member is unset
+}
+
+// URIMembers returns the URI label members of a generated input (or a
+// pointer to one), in the order of the struct's fields.
+func URIMembers(v any) []URIMember {
 	rv := reflect.Indirect(reflect.ValueOf(v))
-	out := map[string]*string{}
+	var out []URIMember
 	for _, f := range fieldsOf(rv.Type()) {
 		if f.uri == "" {
 			continue
 		}
-		fv := rv.Field(f.index)
-		if fv.IsNil() {
-			out[f.uri] = nil
-			continue
+		m := URIMember{Member: f.name, Label: f.uri}
+		if fv := rv.Field(f.index); !fv.IsNil() {
+			s := fv.Elem().String()
+			m.Value = &s
 		}
-		s := fv.Elem().String()
-		out[f.uri] = &s
+		out = append(out, m)
 	}
 	return out
 }
