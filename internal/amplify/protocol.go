@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/protocol/restjson"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	smithy "github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/encoding/httpbinding"
@@ -20,7 +21,6 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/jobwatch/jobwatch/internal/amplify/internal/codec"
-	"github.com/jobwatch/jobwatch/internal/amplify/types"
 )
 
 // loggerMiddleware puts the client's logger in the context, where the
@@ -201,53 +201,25 @@ func snapshot(body []byte) []byte {
 	return body
 }
 
-// errorCode reads the error code as REST-JSON services send it: the
-// X-Amzn-ErrorType header (text before any ":"), else the body's code or
-// __type (text after any "#").
-func errorCode(header string, body []byte) (code, message string) {
-	var doc struct {
-		Code     string `json:"code"`
-		Type     string `json:"__type"`
-		Message  string `json:"message"`
-		MessageU string `json:"Message"`
-	}
-	_ = json.Unmarshal(body, &doc) // a body that is not JSON still has a status
-	message = doc.Message
-	if message == "" {
-		message = doc.MessageU
-	}
-	code = header
-	if code == "" {
-		code = doc.Code
-	}
-	if code == "" {
-		code = doc.Type
-	}
-	code, _, _ = strings.Cut(code, ":")
-	if i := strings.LastIndexByte(code, '#'); i >= 0 {
-		code = code[i+1:]
-	}
-	return strings.TrimSpace(code), message
-}
-
+// decodeError turns an error answer into the typed error its code names,
+// reading the code as aws-sdk-go-v2 REST-JSON clients do: the
+// X-Amzn-ErrorType header, else the body's code or __type, each sanitized
+// by restjson (text before a ":", after a "#"); the message is the body's
+// message (or Message). A body that is not JSON still has a status.
 func decodeError(resp *smithyhttp.Response, body []byte) error {
-	code, message := errorCode(resp.Header.Get("X-Amzn-ErrorType"), body)
-	var typed smithy.APIError
-	switch code {
-	case "BadRequestException":
-		typed = &types.BadRequestException{}
-	case "NotFoundException":
-		typed = &types.NotFoundException{}
-	case "TooManyRequestsException":
-		typed = &types.TooManyRequestsException{}
-	case "GatewayTimeoutException":
-		typed = &types.GatewayTimeoutException{}
+	code, message, _ := restjson.GetErrorInfo(json.NewDecoder(bytes.NewReader(body)))
+	if header := resp.Header.Get("X-Amzn-ErrorType"); header != "" {
+		code = restjson.SanitizeErrorCode(header)
 	}
-	if typed != nil {
-		if err := json.Unmarshal(body, typed); err != nil || typed.ErrorMessage() == "" {
-			setMessage(typed, message)
+	code = strings.TrimSpace(code)
+	for name, newErr := range modeledErrors {
+		if strings.EqualFold(name, code) {
+			typed := newErr()
+			// Its members, message included (json matches "Message" too);
+			// a body that is not JSON leaves them unset.
+			_ = json.Unmarshal(body, typed)
+			return typed
 		}
-		return typed
 	}
 	if code == "" {
 		code = "UnknownError"
@@ -260,20 +232,4 @@ func decodeError(resp *smithyhttp.Response, body []byte) error {
 		fault = smithy.FaultServer
 	}
 	return &smithy.GenericAPIError{Code: code, Message: message, Fault: fault}
-}
-
-func setMessage(e smithy.APIError, message string) {
-	if message == "" {
-		return
-	}
-	switch e := e.(type) {
-	case *types.BadRequestException:
-		e.Message = &message
-	case *types.NotFoundException:
-		e.Message = &message
-	case *types.TooManyRequestsException:
-		e.Message = &message
-	case *types.GatewayTimeoutException:
-		e.Message = &message
-	}
 }
