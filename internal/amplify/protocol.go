@@ -16,22 +16,11 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	smithy "github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/encoding/httpbinding"
-	"github.com/aws/smithy-go/logging"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/jobwatch/jobwatch/internal/amplify/internal/codec"
 )
-
-// loggerMiddleware puts the client's logger in the context, where the
-// retry and signing middlewares look for it.
-type loggerMiddleware struct{ logger logging.Logger }
-
-func (loggerMiddleware) ID() string { return "SetLogger" }
-
-func (m loggerMiddleware) HandleInitialize(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-	return next.HandleInitialize(middleware.SetLogger(ctx, m.logger), in)
-}
 
 // validateMiddleware refuses an input with a required member unset before
 // anything is sent, as the SDK's generated validators do.
@@ -177,8 +166,8 @@ func (m *deserializeMiddleware) HandleDeserialize(ctx context.Context, in middle
 	if !ok {
 		return out, metadata, &smithy.DeserializationError{Err: fmt.Errorf("unknown transport type %T", out.RawResponse)}
 	}
+	// The stock close-response-body middlewares close it.
 	body, err := io.ReadAll(resp.Body)
-	smithyhttp.CloseResponseBody(ctx, resp, false, err)
 	if err != nil {
 		return out, metadata, &smithy.DeserializationError{Err: fmt.Errorf("read response body: %w", err)}
 	}
