@@ -221,8 +221,11 @@ func TestValidationBeforeSend(t *testing.T) {
 	_, err = newTestClient(srv.URL).GetBackendJob(context.Background(), &amplify.GetBackendJobInput{
 		AppId: aws.String("d1"), BackendEnvironmentName: aws.String(""), JobId: aws.String("j"),
 	})
-	if err == nil || !strings.Contains(err.Error(), "backendEnvironmentName must not be empty") {
-		t.Errorf("empty URI label: err = %v", err)
+	if !errors.As(err, &invalid) || !strings.Contains(err.Error(), "GetBackendJobInput.BackendEnvironmentName must not be empty") {
+		t.Errorf("empty URI label: err = %v, want a smithy.InvalidParamsError naming the member", err)
+	}
+	if attempts.Load() != 0 {
+		t.Errorf("%d requests sent for an empty URI label", attempts.Load())
 	}
 }
 

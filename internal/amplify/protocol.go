@@ -22,8 +22,9 @@ import (
 	"github.com/jobwatch/jobwatch/internal/amplify/internal/codec"
 )
 
-// validateMiddleware refuses an input with a required member unset before
-// anything is sent, as the SDK's generated validators do.
+// validateMiddleware refuses an input with a required member unset, as
+// the SDK's generated validators do, or with a URI label that may not go
+// into a path (see labelErrors), before anything is sent.
 type validateMiddleware struct{ op *Operation }
 
 func (validateMiddleware) ID() string { return "OperationInputValidation" }
@@ -34,6 +35,9 @@ func (m validateMiddleware) HandleInitialize(ctx context.Context, in middleware.
 		if e.Kind == codec.Missing {
 			invalid.Add(smithy.NewErrParamRequired(e.Path))
 		}
+	}
+	for _, e := range labelErrors(in.Parameters) {
+		invalid.Add(&labelParamError{field: e.Path, reason: e.Detail})
 	}
 	if invalid.Len() > 0 {
 		return middleware.InitializeOutput{}, middleware.Metadata{}, invalid

@@ -373,28 +373,41 @@ func isUnset(v reflect.Value) bool {
 	return false
 }
 
-// URIMember is a member of a generated input bound to a URI label.
-type URIMember struct {
+// StringMember is a top-level string member of a generated input.
+type StringMember struct {
 	Member string  // member name, e.g. BackendEnvironmentName
-	Label  string  // label name in the request URI, e.g. backendEnvironmentName
+	Label  string  // the URI label it is bound to, e.g. backendEnvironmentName; "" for a body member
 	Value  *string // nil when the member is unset
 }
 
-// URIMembers returns the URI label members of a generated input (or a
-// pointer to one), in the order of the struct's fields.
-func URIMembers(v any) []URIMember {
+// StringMembers returns the top-level *string members of a generated input
+// (or a pointer to one), in the order of the struct's fields.
+func StringMembers(v any) []StringMember {
 	rv := reflect.Indirect(reflect.ValueOf(v))
-	var out []URIMember
+	var out []StringMember
 	for _, f := range fieldsOf(rv.Type()) {
-		if f.uri == "" {
+		fv := rv.Field(f.index)
+		if fv.Kind() != reflect.Pointer || fv.Type().Elem().Kind() != reflect.String {
 			continue
 		}
-		m := URIMember{Member: f.name, Label: f.uri}
-		if fv := rv.Field(f.index); !fv.IsNil() {
+		m := StringMember{Member: f.name, Label: f.uri}
+		if !fv.IsNil() {
 			s := fv.Elem().String()
 			m.Value = &s
 		}
 		out = append(out, m)
+	}
+	return out
+}
+
+// URIMembers returns the members of a generated input bound to URI labels,
+// in the order of the struct's fields.
+func URIMembers(v any) []StringMember {
+	var out []StringMember
+	for _, m := range StringMembers(v) {
+		if m.Label != "" {
+			out = append(out, m)
+		}
 	}
 	return out
 }
