@@ -220,7 +220,7 @@ func addOperationMiddlewares(stack *middleware.Stack, op *Operation, o Options, 
 			return s.Serialize.Add(&serializeMiddleware{op: op, options: o}, middleware.After)
 		},
 		func(s *middleware.Stack) error {
-			return s.Deserialize.Add(&deserializeMiddleware{op: op, out: out}, middleware.After)
+			return s.Deserialize.Add(deserializer(op, out), middleware.After)
 		},
 		func(s *middleware.Stack) error { return middleware.AddSetLoggerMiddleware(s, o.Logger) },
 		awsmiddleware.AddClientRequestIDMiddleware,

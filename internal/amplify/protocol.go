@@ -58,24 +58,33 @@ type serializeMiddleware struct {
 func (*serializeMiddleware) ID() string { return "OperationSerializer" }
 
 func (m *serializeMiddleware) HandleSerialize(ctx context.Context, in middleware.SerializeInput, next middleware.SerializeHandler) (middleware.SerializeOutput, middleware.Metadata, error) {
-	req, ok := in.Request.(*smithyhttp.Request)
-	if !ok {
-		return middleware.SerializeOutput{}, middleware.Metadata{}, &smithy.SerializationError{Err: fmt.Errorf("unknown transport type %T", in.Request)}
-	}
-	base, err := m.options.endpoint()
+	req, err := m.request(in.Request)
 	if err != nil {
 		return middleware.SerializeOutput{}, middleware.Metadata{}, err
 	}
-	u, err := url.Parse(base)
-	if err != nil || u.Scheme == "" || u.Host == "" {
-		return middleware.SerializeOutput{}, middleware.Metadata{}, fmt.Errorf("invalid endpoint %q: want scheme://host[:port]", base)
-	}
-	req.URL, req.Method = u, m.op.Method
-	if req, err = m.serialize(req, in.Parameters); err != nil {
+	if in.Request, err = m.serialize(req, in.Parameters); err != nil {
 		return middleware.SerializeOutput{}, middleware.Metadata{}, &smithy.SerializationError{Err: err}
 	}
-	in.Request = req
 	return next.HandleSerialize(ctx, in)
+}
+
+// request aims the stack's request at the endpoint with the operation's
+// method.
+func (m *serializeMiddleware) request(r any) (*smithyhttp.Request, error) {
+	req, ok := r.(*smithyhttp.Request)
+	if !ok {
+		return nil, &smithy.SerializationError{Err: fmt.Errorf("unknown transport type %T", r)}
+	}
+	base, err := m.options.endpoint()
+	if err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(base)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return nil, fmt.Errorf("invalid endpoint %q: want scheme://host[:port]", base)
+	}
+	req.URL, req.Method = u, m.op.Method
+	return req, nil
 }
 
 // serialize writes the operation's path, labels bound, under the endpoint's
@@ -152,39 +161,44 @@ func (m *signMiddleware) HandleFinalize(ctx context.Context, in middleware.Final
 	return next.HandleFinalize(ctx, in)
 }
 
-// deserializeMiddleware turns the HTTP response into the typed output, or
-// into the typed error the service named.
-type deserializeMiddleware struct {
-	op  *Operation
-	out any
+// deserializer is the operation's deserialize middleware: it turns the
+// HTTP response into the typed output out, or into the typed error the
+// service named.
+func deserializer(op *Operation, out any) middleware.DeserializeMiddleware {
+	return middleware.DeserializeMiddlewareFunc("OperationDeserializer",
+		func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
+			res, metadata, err := next.HandleDeserialize(ctx, in)
+			if err != nil {
+				return res, metadata, err
+			}
+			if err := decodeResponse(op, res.RawResponse, out); err != nil {
+				return res, metadata, err
+			}
+			res.Result = out
+			return res, metadata, nil
+		})
 }
 
-func (*deserializeMiddleware) ID() string { return "OperationDeserializer" }
-
-func (m *deserializeMiddleware) HandleDeserialize(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
-	out, metadata, err := next.HandleDeserialize(ctx, in)
-	if err != nil {
-		return out, metadata, err
-	}
-	resp, ok := out.RawResponse.(*smithyhttp.Response)
+// decodeResponse reads raw, an HTTP response, into out, or returns the
+// error it answers. The stock close-response-body middlewares close it.
+func decodeResponse(op *Operation, raw, out any) error {
+	resp, ok := raw.(*smithyhttp.Response)
 	if !ok {
-		return out, metadata, &smithy.DeserializationError{Err: fmt.Errorf("unknown transport type %T", out.RawResponse)}
+		return &smithy.DeserializationError{Err: fmt.Errorf("unknown transport type %T", raw)}
 	}
-	// The stock close-response-body middlewares close it.
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return out, metadata, &smithy.DeserializationError{Err: fmt.Errorf("read response body: %w", err)}
+		return &smithy.DeserializationError{Err: fmt.Errorf("read response body: %w", err)}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
-		return out, metadata, decodeError(resp, body)
+		return decodeError(resp, body)
 	}
 	if len(bytes.TrimSpace(body)) > 0 {
-		if err := json.Unmarshal(body, m.out); err != nil {
-			return out, metadata, &smithy.DeserializationError{Err: fmt.Errorf("decode %s response: %w", m.op.Name, err), Snapshot: snapshot(body)}
+		if err := json.Unmarshal(body, out); err != nil {
+			return &smithy.DeserializationError{Err: fmt.Errorf("decode %s response: %w", op.Name, err), Snapshot: snapshot(body)}
 		}
 	}
-	out.Result = m.out
-	return out, metadata, nil
+	return nil
 }
 
 func snapshot(body []byte) []byte {
