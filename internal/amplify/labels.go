@@ -67,11 +67,14 @@ func checkLabel(member, v string) string {
 		return "must not contain whitespace"
 	case strings.ContainsFunc(v, unicode.IsControl):
 		return "must not contain control characters"
-	case member == "AppId" && strings.ContainsFunc(v, func(r rune) bool { return !('a' <= r && r <= 'z' || '0' <= r && r <= '9') }):
+	case member == "AppId" && strings.ContainsFunc(v, notInAppID):
 		return "must be lowercase letters and digits only, as Amplify app ids are (d1abc23def)"
 	}
 	return ""
 }
+
+// notInAppID reports a rune no Amplify app id holds.
+func notInAppID(r rune) bool { return !('a' <= r && r <= 'z' || '0' <= r && r <= '9') }
 
 // labelParamError is a refused URI label as the validation middleware
 // reports it: a smithy.InvalidParamError, like the SDK's required-member
