@@ -42,7 +42,9 @@ type Options struct {
 	// e.g. to talk to `jobwatch emulator`.
 	BaseEndpoint *string
 
-	// ClientLogMode selects what the client logs (retries, signing, ...).
+	// ClientLogMode selects what the client logs: retries and signing.
+	// Requests and responses are never dumped: their bodies and headers
+	// carry OAuth client secrets and session tokens.
 	ClientLogMode aws.ClientLogMode
 
 	// Credentials sign every request (required).
@@ -205,50 +207,94 @@ func (c *Client) invokeOperation(ctx context.Context, op *Operation, params, out
 	return metadata, nil
 }
 
+// addOperationMiddlewares stacks what a generated aws-sdk-go-v2 client
+// stacks for a REST-JSON operation (addOperation<Op>Middlewares), in its
+// order, with our serializer, deserializer, validation and signing in the
+// places of the generated ones. Left out: endpoint rules and auth-scheme
+// resolution (one endpoint, one scheme), tracing and interceptors (no
+// providers here), and request/response logging, whose dumps would carry
+// OAuth client secrets and session tokens.
 func addOperationMiddlewares(stack *middleware.Stack, op *Operation, o Options, out any) error {
-	steps := []func() error{
-		func() error {
-			return stack.Initialize.Add(&awsmiddleware.RegisterServiceMetadata{
-				ServiceID: ServiceID, SigningName: SigningName, Region: o.Region, OperationName: op.Name,
-			}, middleware.Before)
+	adders := []func(*middleware.Stack) error{
+		func(s *middleware.Stack) error {
+			return s.Serialize.Add(&serializeMiddleware{op: op, options: o}, middleware.After)
 		},
-		func() error { return stack.Initialize.Add(validateMiddleware{op: op}, middleware.After) },
-		func() error { return stack.Serialize.Add(&serializeMiddleware{op: op, options: o}, middleware.After) },
-		func() error { return awsmiddleware.AddClientRequestIDMiddleware(stack) },
-		func() error {
-			return awsmiddleware.AddSDKAgentKeyValue(awsmiddleware.APIMetadata, "amplifybackend", ServiceAPIVersion)(stack)
+		func(s *middleware.Stack) error {
+			return s.Deserialize.Add(deserializer(op, out), middleware.After)
 		},
-		func() error {
-			if o.AppID == "" {
-				return nil
-			}
-			return awsmiddleware.AddSDKAgentKeyValue(awsmiddleware.ApplicationIdentifier, o.AppID, "")(stack)
-		},
-		func() error {
-			return stack.Finalize.Add(&signMiddleware{credentials: o.Credentials, signer: o.Signer, region: o.Region,
-				logSigning: o.ClientLogMode.IsSigning()}, middleware.After)
-		},
-		func() error {
-			return retry.AddRetryMiddlewares(stack, retry.AddRetryMiddlewaresOptions{
+		func(s *middleware.Stack) error { return middleware.AddSetLoggerMiddleware(s, o.Logger) },
+		awsmiddleware.AddClientRequestIDMiddleware,
+		addComputeContentLength,
+		func(s *middleware.Stack) error { return addSigning(s, o) },
+		func(s *middleware.Stack) error {
+			return retry.AddRetryMiddlewares(s, retry.AddRetryMiddlewaresOptions{
 				Retryer: o.Retryer, LogRetryAttempts: o.ClientLogMode.IsRetries(),
 			})
 		},
 		// after Retry, before Signing: every attempt is hashed, then signed.
-		func() error { return stack.Finalize.Insert(&v4.ComputePayloadSHA256{}, "Signing", middleware.Before) },
-		func() error {
-			return stack.Deserialize.Add(&deserializeMiddleware{op: op, out: out}, middleware.After)
+		func(s *middleware.Stack) error {
+			return s.Finalize.Insert(&v4.ComputePayloadSHA256{}, "Signing", middleware.Before)
 		},
-		func() error { return awsmiddleware.AddRequestIDRetrieverMiddleware(stack) },
-		func() error { return awshttp.AddResponseErrorMiddleware(stack) },
-		func() error { return awsmiddleware.AddRawResponseToMetadata(stack) },
-		func() error { return awsmiddleware.AddRecordResponseTiming(stack) },
-		func() error {
-			return stack.Initialize.Add(loggerMiddleware{logger: o.Logger}, middleware.Before)
+		awsmiddleware.AddRawResponseToMetadata,
+		awsmiddleware.AddRecordResponseTiming,
+		func(s *middleware.Stack) error { return addUserAgent(s, o) },
+		smithyhttp.AddErrorCloseResponseBodyMiddleware,
+		smithyhttp.AddCloseResponseBodyMiddleware,
+		func(s *middleware.Stack) error { return s.Initialize.Add(validateMiddleware{op: op}, middleware.After) },
+		func(s *middleware.Stack) error {
+			return s.Initialize.Add(&awsmiddleware.RegisterServiceMetadata{
+				ServiceID: ServiceID, SigningName: SigningName, Region: o.Region, OperationName: op.Name,
+			}, middleware.Before)
 		},
+		awsmiddleware.AddRecursionDetection,
+		awsmiddleware.AddRequestIDRetrieverMiddleware,
+		awshttp.AddResponseErrorMiddleware,
 	}
-	for _, step := range steps {
-		if err := step(); err != nil {
+	for _, add := range adders {
+		if err := add(stack); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// addComputeContentLength sets Content-Length from the serialized body
+// before signing, as generated clients' addComputeContentLength does.
+func addComputeContentLength(stack *middleware.Stack) error {
+	return stack.Build.Add(&smithyhttp.ComputeContentLength{}, middleware.After)
+}
+
+func addSigning(stack *middleware.Stack, o Options) error {
+	return stack.Finalize.Add(&signMiddleware{credentials: o.Credentials, signer: o.Signer, region: o.Region,
+		logSigning: o.ClientLogMode.IsSigning()}, middleware.After)
+}
+
+// addUserAgent puts in the User-Agent what a generated client's
+// addClientUserAgent, addUserAgentRetryMode and addCredentialSource put:
+// the API and its version, the application id, the retry mode and where
+// the credentials come from.
+func addUserAgent(stack *middleware.Stack, o Options) error {
+	if err := awsmiddleware.AddRequestUserAgentMiddleware(stack); err != nil {
+		return err
+	}
+	mw, _ := stack.Build.Get((*awsmiddleware.RequestUserAgent)(nil).ID())
+	ua, ok := mw.(*awsmiddleware.RequestUserAgent)
+	if !ok {
+		return fmt.Errorf("user agent middleware is a %T", mw)
+	}
+	ua.AddSDKAgentKeyValue(awsmiddleware.APIMetadata, "amplifybackend", ServiceAPIVersion)
+	if o.AppID != "" {
+		ua.AddSDKAgentKey(awsmiddleware.ApplicationIdentifier, o.AppID)
+	}
+	switch o.Retryer.(type) {
+	case *retry.Standard:
+		ua.AddUserAgentFeature(awsmiddleware.UserAgentFeatureRetryModeStandard)
+	case *retry.AdaptiveMode:
+		ua.AddUserAgentFeature(awsmiddleware.UserAgentFeatureRetryModeAdaptive)
+	}
+	if sources, ok := o.Credentials.(aws.CredentialProviderSource); ok {
+		for _, source := range sources.ProviderSources() {
+			ua.AddCredentialsSource(source)
 		}
 	}
 	return nil

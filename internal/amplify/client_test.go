@@ -25,69 +25,87 @@ func getJobInput() *amplify.GetBackendJobInput {
 	return &amplify.GetBackendJobInput{AppId: aws.String("d1"), BackendEnvironmentName: aws.String("dev"), JobId: aws.String("j1")}
 }
 
+// errorCase is one way the service names an error, and what the caller
+// must see.
+type errorCase struct {
+	status   int
+	header   string
+	body     string
+	wantCode string
+	wantMsg  string
+	typed    func(error) bool
+	attempts int32
+}
+
+var errorCases = map[string]errorCase{
+	"not found by header": {
+		status: 404, header: "NotFoundException", body: `{"message":"job j1 not found","resourceType":"job"}`,
+		wantCode: "NotFoundException", wantMsg: "job j1 not found", attempts: 1,
+		typed: isA(func(e *types.NotFoundException) bool { return aws.ToString(e.ResourceType) == "job" }),
+	},
+	"header with a suffix after a colon": {
+		status: 400, header: "BadRequestException:http://internal.amazon.com/coral/x/", body: `{"message":"bad"}`,
+		wantCode: "BadRequestException", wantMsg: "bad", attempts: 1,
+		typed: isA[*types.BadRequestException](),
+	},
+	"code in the body": {
+		status: 400, body: `{"code":"BadRequestException","Message":"capitalised message"}`,
+		wantCode: "BadRequestException", wantMsg: "capitalised message", attempts: 1,
+		typed: isA[*types.BadRequestException](),
+	},
+	"code in another case, matched as the SDK does": {
+		status: 404, header: "notFoundException", body: `{"message":"gone"}`,
+		wantCode: "NotFoundException", wantMsg: "gone", attempts: 1,
+		typed: isA[*types.NotFoundException](),
+	},
+	"__type with a namespace": {
+		status: 404, body: `{"__type":"com.amazonaws.amplifybackend#NotFoundException","message":"gone"}`,
+		wantCode: "NotFoundException", wantMsg: "gone", attempts: 1,
+		typed: isA[*types.NotFoundException](),
+	},
+	"throttled, retried, then given up": {
+		status: 429, header: "TooManyRequestsException", body: `{"message":"slow down","limitType":"api"}`,
+		wantCode: "TooManyRequestsException", wantMsg: "slow down", attempts: 3,
+		typed: isA(func(e *types.TooManyRequestsException) bool { return aws.ToString(e.LimitType) == "api" }),
+	},
+	"gateway timeout, retried": {
+		status: 504, header: "GatewayTimeoutException", body: `{"message":"timed out"}`,
+		wantCode: "GatewayTimeoutException", wantMsg: "timed out", attempts: 3,
+		typed: isA(func(e *types.GatewayTimeoutException) bool { return e.ErrorFault() == smithy.FaultServer }),
+	},
+	"unmodeled code keeps code and message": {
+		status: 400, header: "ValidationException", body: `{"message":"There is already a pending job"}`,
+		wantCode: "ValidationException", wantMsg: "There is already a pending job", attempts: 1,
+		typed: isA[*smithy.GenericAPIError](),
+	},
+	"no code at all": {
+		status: 500, body: `not json`, wantCode: "UnknownError", wantMsg: "HTTP 500", attempts: 3,
+		typed: isA[*smithy.GenericAPIError](),
+	},
+}
+
+// isA returns a test of whether an error is, or wraps, a T for which
+// every check holds.
+func isA[T error](checks ...func(T) bool) func(error) bool {
+	return func(err error) bool {
+		var e T
+		if !errors.As(err, &e) {
+			return false
+		}
+		for _, check := range checks {
+			if !check(e) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
 // TestErrors checks each way the service names an error and what the
 // caller sees: the typed error, its code and message, the request id, and
 // how many requests were made.
 func TestErrors(t *testing.T) {
-	tests := map[string]struct {
-		status   int
-		header   string
-		body     string
-		wantCode string
-		wantMsg  string
-		typed    func(error) bool
-		attempts int32
-	}{
-		"not found by header": {
-			status: 404, header: "NotFoundException", body: `{"message":"job j1 not found","resourceType":"job"}`,
-			wantCode: "NotFoundException", wantMsg: "job j1 not found", attempts: 1,
-			typed: func(err error) bool {
-				var e *types.NotFoundException
-				return errors.As(err, &e) && aws.ToString(e.ResourceType) == "job"
-			},
-		},
-		"header with a suffix after a colon": {
-			status: 400, header: "BadRequestException:http://internal.amazon.com/coral/x/", body: `{"message":"bad"}`,
-			wantCode: "BadRequestException", wantMsg: "bad", attempts: 1,
-			typed: func(err error) bool { var e *types.BadRequestException; return errors.As(err, &e) },
-		},
-		"code in the body": {
-			status: 400, body: `{"code":"BadRequestException","Message":"capitalised message"}`,
-			wantCode: "BadRequestException", wantMsg: "capitalised message", attempts: 1,
-			typed: func(err error) bool { var e *types.BadRequestException; return errors.As(err, &e) },
-		},
-		"__type with a namespace": {
-			status: 404, body: `{"__type":"com.amazonaws.amplifybackend#NotFoundException","message":"gone"}`,
-			wantCode: "NotFoundException", wantMsg: "gone", attempts: 1,
-			typed: func(err error) bool { var e *types.NotFoundException; return errors.As(err, &e) },
-		},
-		"throttled, retried, then given up": {
-			status: 429, header: "TooManyRequestsException", body: `{"message":"slow down","limitType":"api"}`,
-			wantCode: "TooManyRequestsException", wantMsg: "slow down", attempts: 3,
-			typed: func(err error) bool {
-				var e *types.TooManyRequestsException
-				return errors.As(err, &e) && aws.ToString(e.LimitType) == "api"
-			},
-		},
-		"gateway timeout, retried": {
-			status: 504, header: "GatewayTimeoutException", body: `{"message":"timed out"}`,
-			wantCode: "GatewayTimeoutException", wantMsg: "timed out", attempts: 3,
-			typed: func(err error) bool {
-				var e *types.GatewayTimeoutException
-				return errors.As(err, &e) && e.ErrorFault() == smithy.FaultServer
-			},
-		},
-		"unmodeled code keeps code and message": {
-			status: 400, header: "ValidationException", body: `{"message":"There is already a pending job"}`,
-			wantCode: "ValidationException", wantMsg: "There is already a pending job", attempts: 1,
-			typed: func(err error) bool { var e *smithy.GenericAPIError; return errors.As(err, &e) },
-		},
-		"no code at all": {
-			status: 500, body: `not json`, wantCode: "UnknownError", wantMsg: "HTTP 500", attempts: 3,
-			typed: func(err error) bool { var e *smithy.GenericAPIError; return errors.As(err, &e) },
-		},
-	}
-	for name, tc := range tests {
+	for name, tc := range errorCases {
 		t.Run(name, func(t *testing.T) {
 			var attempts atomic.Int32
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -102,31 +120,38 @@ func TestErrors(t *testing.T) {
 			defer srv.Close()
 
 			_, err := newTestClient(srv.URL).GetBackendJob(context.Background(), getJobInput())
-			if err == nil {
-				t.Fatal("want an error")
-			}
-			var apiErr smithy.APIError
-			if !errors.As(err, &apiErr) {
-				t.Fatalf("error %v is not a smithy.APIError", err)
-			}
-			if apiErr.ErrorCode() != tc.wantCode || apiErr.ErrorMessage() != tc.wantMsg {
-				t.Errorf("code, message = %q, %q; want %q, %q", apiErr.ErrorCode(), apiErr.ErrorMessage(), tc.wantCode, tc.wantMsg)
-			}
-			if !tc.typed(err) {
-				t.Errorf("error %#v is not of the expected type", err)
-			}
-			var opErr *smithy.OperationError
-			if !errors.As(err, &opErr) || opErr.Service() != "AmplifyBackend" || opErr.Operation() != "GetBackendJob" {
-				t.Errorf("error %v is not an OperationError naming AmplifyBackend GetBackendJob", err)
-			}
-			var respErr *awshttp.ResponseError
-			if !errors.As(err, &respErr) || respErr.ServiceRequestID() != "req-42" {
-				t.Errorf("request id not on the error: %v", err)
-			}
+			checkErrorSeen(t, err, tc)
 			if got := attempts.Load(); got != tc.attempts {
 				t.Errorf("requests made = %d, want %d", got, tc.attempts)
 			}
 		})
+	}
+}
+
+// checkErrorSeen checks err is the API error tc describes, wrapped as the
+// SDK wraps it: in an OperationError and a ResponseError with the request id.
+func checkErrorSeen(t *testing.T, err error, tc errorCase) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) {
+		t.Fatalf("error %v is not a smithy.APIError", err)
+	}
+	if apiErr.ErrorCode() != tc.wantCode || apiErr.ErrorMessage() != tc.wantMsg {
+		t.Errorf("code, message = %q, %q; want %q, %q", apiErr.ErrorCode(), apiErr.ErrorMessage(), tc.wantCode, tc.wantMsg)
+	}
+	if !tc.typed(err) {
+		t.Errorf("error %#v is not of the expected type", err)
+	}
+	var opErr *smithy.OperationError
+	if !errors.As(err, &opErr) || opErr.Service() != "AmplifyBackend" || opErr.Operation() != "GetBackendJob" {
+		t.Errorf("error %v is not an OperationError naming AmplifyBackend GetBackendJob", err)
+	}
+	var respErr *awshttp.ResponseError
+	if !errors.As(err, &respErr) || respErr.ServiceRequestID() != "req-42" {
+		t.Errorf("request id not on the error: %v", err)
 	}
 }
 
@@ -221,8 +246,11 @@ func TestValidationBeforeSend(t *testing.T) {
 	_, err = newTestClient(srv.URL).GetBackendJob(context.Background(), &amplify.GetBackendJobInput{
 		AppId: aws.String("d1"), BackendEnvironmentName: aws.String(""), JobId: aws.String("j"),
 	})
-	if err == nil || !strings.Contains(err.Error(), "backendEnvironmentName must not be empty") {
-		t.Errorf("empty URI label: err = %v", err)
+	if !errors.As(err, &invalid) || !strings.Contains(err.Error(), "GetBackendJobInput.BackendEnvironmentName must not be empty") {
+		t.Errorf("empty URI label: err = %v, want a smithy.InvalidParamsError naming the member", err)
+	}
+	if attempts.Load() != 0 {
+		t.Errorf("%d requests sent for an empty URI label", attempts.Load())
 	}
 }
 

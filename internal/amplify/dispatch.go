@@ -71,8 +71,9 @@ func (op *Operation) NewInput() any { return op.newInput() }
 
 // DecodeInput reads an input as JSON with the member names of the boto3
 // "Request Syntax" (PascalCase, nested too) into the operation's typed
-// input. Unknown members, wrong JSON types, missing required members and
-// out-of-range values are errors naming the member; nothing is sent.
+// input. Unknown members, wrong JSON types, missing required members,
+// out-of-range values and URI labels that may not go into a path (see
+// labelErrors) are errors naming the member; nothing is sent.
 func (op *Operation) DecodeInput(data []byte) (any, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		data = []byte("{}")
@@ -82,6 +83,9 @@ func (op *Operation) DecodeInput(data []byte) (any, error) {
 		return nil, op.inputError(err)
 	}
 	if errs := codec.Validate(in); len(errs) > 0 {
+		return nil, op.inputError(errs[0])
+	}
+	if errs := labelErrors(in); len(errs) > 0 {
 		return nil, op.inputError(errs[0])
 	}
 	return in, nil

@@ -14,61 +14,88 @@ import (
 	"github.com/jobwatch/jobwatch/internal/amplify/types"
 )
 
+// decodeInputErrorCases are bad inputs, each with the member and the text
+// DecodeInput's refusal must carry.
+var decodeInputErrorCases = map[string]struct {
+	op, input  string
+	wantMember string
+	wantText   string
+}{
+	"unknown member": {
+		op: "CloneBackend", input: `{"AppId":"d1","BackendEnvironmentName":"dev","TargetEnvironmentName":"pr","Force":true}`,
+		wantMember: "Force", wantText: "CloneBackend input: unknown member Force",
+	},
+	"wire name instead of member name": {
+		op: "CloneBackend", input: `{"AppId":"d1","BackendEnvironmentName":"dev","targetEnvironmentName":"pr"}`,
+		wantMember: "targetEnvironmentName", wantText: "unknown member targetEnvironmentName",
+	},
+	"unknown nested member": {
+		op:         "CreateBackendStorage",
+		input:      `{"AppId":"d1","BackendEnvironmentName":"dev","ResourceName":"s3","ResourceConfig":{"ServiceName":"S3","Permissions":{"Authenticated":["READ"],"Guest":["READ"]}}}`,
+		wantMember: "ResourceConfig.Permissions.Guest", wantText: "unknown member ResourceConfig.Permissions.Guest",
+	},
+	"wrong type": {
+		op: "CloneBackend", input: `{"AppId":"d1","BackendEnvironmentName":"dev","TargetEnvironmentName":42}`,
+		wantMember: "TargetEnvironmentName", wantText: "member TargetEnvironmentName: expected string, got number",
+	},
+	"wrong type in a list": {
+		op:         "CreateBackendStorage",
+		input:      `{"AppId":"d1","BackendEnvironmentName":"dev","ResourceName":"s3","ResourceConfig":{"ServiceName":"S3","Permissions":{"Authenticated":["READ",7]}}}`,
+		wantMember: "ResourceConfig.Permissions.Authenticated[1]", wantText: "expected string, got number",
+	},
+	"integer expected": {
+		op: "ListBackendJobs", input: `{"AppId":"d1","BackendEnvironmentName":"dev","MaxResults":2.5}`,
+		wantMember: "MaxResults", wantText: "expected an integer",
+	},
+	"missing required member": {
+		op: "CloneBackend", input: `{"AppId":"d1","BackendEnvironmentName":"dev"}`,
+		wantMember: "TargetEnvironmentName", wantText: "CloneBackend input: missing required member TargetEnvironmentName",
+	},
+	"missing required nested member": {
+		op:         "CreateBackendAuth",
+		input:      `{"AppId":"d1","BackendEnvironmentName":"dev","ResourceName":"a","ResourceConfig":{"AuthResources":"USER_POOL_ONLY","Service":"COGNITO"}}`,
+		wantMember: "ResourceConfig.UserPoolConfigs", wantText: "missing required member ResourceConfig.UserPoolConfigs",
+	},
+	"out of range": {
+		op: "ListBackendJobs", input: `{"AppId":"d1","BackendEnvironmentName":"dev","MaxResults":26}`,
+		wantMember: "MaxResults", wantText: "value 26 is out of range 1-25",
+	},
+	"not an object": {
+		op: "CloneBackend", input: `["d1"]`, wantText: "expected object, got array",
+	},
+	"not JSON": {
+		op: "CloneBackend", input: `{"AppId":`, wantText: "input is not valid JSON",
+	},
+	"dot-dot label": {
+		op: "DeleteBackendAPI", input: `{"AppId":"d1abc23","BackendEnvironmentName":"..","ResourceName":"api"}`,
+		wantMember: "BackendEnvironmentName", wantText: `DeleteBackendAPI input: member BackendEnvironmentName must not be "." or ".."`,
+	},
+	"slash in a label": {
+		op: "GetBackendJob", input: `{"AppId":"d1abc23","BackendEnvironmentName":"dev","JobId":"../j1"}`,
+		wantMember: "JobId", wantText: `GetBackendJob input: member JobId must not contain "/"`,
+	},
+	"empty label": {
+		op: "CloneBackend", input: `{"AppId":"d1abc23","BackendEnvironmentName":"","TargetEnvironmentName":"pr"}`,
+		wantMember: "BackendEnvironmentName", wantText: "CloneBackend input: member BackendEnvironmentName must not be empty",
+	},
+	"control character in a label": {
+		op: "GetToken", input: `{"AppId":"d1abc23","SessionId":"s\u00071"}`,
+		wantMember: "SessionId", wantText: "GetToken input: member SessionId must not contain control characters",
+	},
+	"environment in a body": {
+		op: "CreateBackendStorage", input: `{"AppId":"d1abc23","BackendEnvironmentName":".","ResourceName":"s3","ResourceConfig":{"ServiceName":"S3","Permissions":{"Authenticated":["READ"]}}}`,
+		wantMember: "BackendEnvironmentName", wantText: `CreateBackendStorage input: member BackendEnvironmentName must not be "." or ".."`,
+	},
+	"app id not lowercase": {
+		op: "CloneBackend", input: `{"AppId":"D1abc23","BackendEnvironmentName":"dev","TargetEnvironmentName":"pr"}`,
+		wantMember: "AppId", wantText: "CloneBackend input: member AppId must be lowercase letters and digits only",
+	},
+}
+
 // TestDecodeInputErrors checks every kind of bad input is refused before
 // anything is sent, with an error naming the operation and the member.
 func TestDecodeInputErrors(t *testing.T) {
-	tests := map[string]struct {
-		op, input  string
-		wantMember string
-		wantText   string
-	}{
-		"unknown member": {
-			op: "CloneBackend", input: `{"AppId":"d1","BackendEnvironmentName":"dev","TargetEnvironmentName":"pr","Force":true}`,
-			wantMember: "Force", wantText: "CloneBackend input: unknown member Force",
-		},
-		"wire name instead of member name": {
-			op: "CloneBackend", input: `{"AppId":"d1","BackendEnvironmentName":"dev","targetEnvironmentName":"pr"}`,
-			wantMember: "targetEnvironmentName", wantText: "unknown member targetEnvironmentName",
-		},
-		"unknown nested member": {
-			op:         "CreateBackendStorage",
-			input:      `{"AppId":"d1","BackendEnvironmentName":"dev","ResourceName":"s3","ResourceConfig":{"ServiceName":"S3","Permissions":{"Authenticated":["READ"],"Guest":["READ"]}}}`,
-			wantMember: "ResourceConfig.Permissions.Guest", wantText: "unknown member ResourceConfig.Permissions.Guest",
-		},
-		"wrong type": {
-			op: "CloneBackend", input: `{"AppId":"d1","BackendEnvironmentName":"dev","TargetEnvironmentName":42}`,
-			wantMember: "TargetEnvironmentName", wantText: "member TargetEnvironmentName: expected string, got number",
-		},
-		"wrong type in a list": {
-			op:         "CreateBackendStorage",
-			input:      `{"AppId":"d1","BackendEnvironmentName":"dev","ResourceName":"s3","ResourceConfig":{"ServiceName":"S3","Permissions":{"Authenticated":["READ",7]}}}`,
-			wantMember: "ResourceConfig.Permissions.Authenticated[1]", wantText: "expected string, got number",
-		},
-		"integer expected": {
-			op: "ListBackendJobs", input: `{"AppId":"d1","BackendEnvironmentName":"dev","MaxResults":2.5}`,
-			wantMember: "MaxResults", wantText: "expected an integer",
-		},
-		"missing required member": {
-			op: "CloneBackend", input: `{"AppId":"d1","BackendEnvironmentName":"dev"}`,
-			wantMember: "TargetEnvironmentName", wantText: "CloneBackend input: missing required member TargetEnvironmentName",
-		},
-		"missing required nested member": {
-			op:         "CreateBackendAuth",
-			input:      `{"AppId":"d1","BackendEnvironmentName":"dev","ResourceName":"a","ResourceConfig":{"AuthResources":"USER_POOL_ONLY","Service":"COGNITO"}}`,
-			wantMember: "ResourceConfig.UserPoolConfigs", wantText: "missing required member ResourceConfig.UserPoolConfigs",
-		},
-		"out of range": {
-			op: "ListBackendJobs", input: `{"AppId":"d1","BackendEnvironmentName":"dev","MaxResults":26}`,
-			wantMember: "MaxResults", wantText: "value 26 is out of range 1-25",
-		},
-		"not an object": {
-			op: "CloneBackend", input: `["d1"]`, wantText: "expected object, got array",
-		},
-		"not JSON": {
-			op: "CloneBackend", input: `{"AppId":`, wantText: "input is not valid JSON",
-		},
-	}
-	for name, tc := range tests {
+	for name, tc := range decodeInputErrorCases {
 		t.Run(name, func(t *testing.T) {
 			op, err := amplify.LookupOperation(tc.op)
 			if err != nil {

@@ -2,7 +2,13 @@
 
 package amplify
 
-import "context"
+import (
+	"context"
+
+	smithy "github.com/aws/smithy-go"
+
+	"github.com/jobwatch/jobwatch/internal/amplify/types"
+)
 
 var opCloneBackend = &Operation{
 	Name:      "CloneBackend",
@@ -412,4 +418,12 @@ var operations = []*Operation{
 	opUpdateBackendConfig,
 	opUpdateBackendJob,
 	opUpdateBackendStorage,
+}
+
+// modeledErrors makes the typed error of each error code in the model.
+var modeledErrors = map[string]func() smithy.APIError{
+	"BadRequestException":      func() smithy.APIError { return &types.BadRequestException{} },
+	"GatewayTimeoutException":  func() smithy.APIError { return &types.GatewayTimeoutException{} },
+	"NotFoundException":        func() smithy.APIError { return &types.NotFoundException{} },
+	"TooManyRequestsException": func() smithy.APIError { return &types.TooManyRequestsException{} },
 }

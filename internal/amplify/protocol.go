@@ -12,28 +12,19 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/protocol/restjson"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	smithy "github.com/aws/smithy-go"
-	"github.com/aws/smithy-go/logging"
+	"github.com/aws/smithy-go/encoding/httpbinding"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/jobwatch/jobwatch/internal/amplify/internal/codec"
-	"github.com/jobwatch/jobwatch/internal/amplify/types"
 )
 
-// loggerMiddleware puts the client's logger in the context, where the
-// retry and signing middlewares look for it.
-type loggerMiddleware struct{ logger logging.Logger }
-
-func (loggerMiddleware) ID() string { return "SetLogger" }
-
-func (m loggerMiddleware) HandleInitialize(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-	return next.HandleInitialize(middleware.SetLogger(ctx, m.logger), in)
-}
-
-// validateMiddleware refuses an input with a required member unset before
-// anything is sent, as the SDK's generated validators do.
+// validateMiddleware refuses an input with a required member unset, as
+// the SDK's generated validators do, or with a URI label that may not go
+// into a path (see labelErrors), before anything is sent.
 type validateMiddleware struct{ op *Operation }
 
 func (validateMiddleware) ID() string { return "OperationInputValidation" }
@@ -45,14 +36,20 @@ func (m validateMiddleware) HandleInitialize(ctx context.Context, in middleware.
 			invalid.Add(smithy.NewErrParamRequired(e.Path))
 		}
 	}
+	for _, e := range labelErrors(in.Parameters) {
+		invalid.Add(&labelParamError{field: e.Path, reason: e.Detail})
+	}
 	if invalid.Len() > 0 {
 		return middleware.InitializeOutput{}, middleware.Metadata{}, invalid
 	}
 	return next.HandleInitialize(ctx, in)
 }
 
-// serializeMiddleware binds the input to the HTTP request: URI labels into
-// the path, every other member into a JSON body under its wire name.
+// serializeMiddleware binds the input to the HTTP request as generated
+// aws-sdk-go-v2 REST-JSON clients do: URI labels through smithy-go's
+// httpbinding encoder (escaped as botocore does: everything but unreserved
+// characters, "/" included), every other member into a JSON body under its
+// wire name.
 type serializeMiddleware struct {
 	op      *Operation
 	options Options
@@ -61,86 +58,67 @@ type serializeMiddleware struct {
 func (*serializeMiddleware) ID() string { return "OperationSerializer" }
 
 func (m *serializeMiddleware) HandleSerialize(ctx context.Context, in middleware.SerializeInput, next middleware.SerializeHandler) (middleware.SerializeOutput, middleware.Metadata, error) {
-	req, ok := in.Request.(*smithyhttp.Request)
-	if !ok {
-		return middleware.SerializeOutput{}, middleware.Metadata{}, &smithy.SerializationError{Err: fmt.Errorf("unknown transport type %T", in.Request)}
-	}
-	base, err := m.options.endpoint()
+	req, err := m.request(in.Request)
 	if err != nil {
 		return middleware.SerializeOutput{}, middleware.Metadata{}, err
 	}
-	u, err := url.Parse(base)
-	if err != nil || u.Scheme == "" || u.Host == "" {
-		return middleware.SerializeOutput{}, middleware.Metadata{}, fmt.Errorf("invalid endpoint %q: want scheme://host[:port]", base)
-	}
-	path, rawPath, err := expandPath(m.op.Path, codec.URILabels(in.Parameters))
-	if err != nil {
+	if in.Request, err = m.serialize(req, in.Parameters); err != nil {
 		return middleware.SerializeOutput{}, middleware.Metadata{}, &smithy.SerializationError{Err: err}
 	}
-	u.RawPath = strings.TrimRight(u.EscapedPath(), "/") + rawPath
-	u.Path = strings.TrimRight(u.Path, "/") + path
-	req.URL = u
-	req.Method = m.op.Method
-	if codec.HasBody(in.Parameters) {
-		body, err := json.Marshal(in.Parameters)
-		if err != nil {
-			return middleware.SerializeOutput{}, middleware.Metadata{}, &smithy.SerializationError{Err: err}
-		}
-		req.Header.Set("Content-Type", "application/json")
-		if req, err = req.SetStream(bytes.NewReader(body)); err != nil {
-			return middleware.SerializeOutput{}, middleware.Metadata{}, &smithy.SerializationError{Err: err}
-		}
-	}
-	in.Request = req
 	return next.HandleSerialize(ctx, in)
 }
 
-// expandPath fills the {label}s of a model request URI. Labels are escaped
-// as botocore does: everything but unreserved characters, "/" included.
-func expandPath(template string, labels map[string]*string) (path, rawPath string, err error) {
-	var p, raw strings.Builder
-	rest := template
-	for {
-		i := strings.IndexByte(rest, '{')
-		if i < 0 {
-			break
-		}
-		j := strings.IndexByte(rest[i:], '}')
-		if j < 0 {
-			return "", "", fmt.Errorf("bad URI template %q", template)
-		}
-		p.WriteString(rest[:i])
-		raw.WriteString(rest[:i])
-		name := rest[i+1 : i+j]
-		v := labels[name]
-		if v == nil || *v == "" {
-			return "", "", fmt.Errorf("input member %s must not be empty", name)
-		}
-		p.WriteString(*v)
-		raw.WriteString(EscapeLabel(*v))
-		rest = rest[i+j+1:]
+// request aims the stack's request at the endpoint with the operation's
+// method.
+func (m *serializeMiddleware) request(r any) (*smithyhttp.Request, error) {
+	req, ok := r.(*smithyhttp.Request)
+	if !ok {
+		return nil, &smithy.SerializationError{Err: fmt.Errorf("unknown transport type %T", r)}
 	}
-	p.WriteString(rest)
-	raw.WriteString(rest)
-	return p.String(), raw.String(), nil
+	base, err := m.options.endpoint()
+	if err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(base)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return nil, fmt.Errorf("invalid endpoint %q: want scheme://host[:port]", base)
+	}
+	req.URL, req.Method = u, m.op.Method
+	return req, nil
 }
 
-// EscapeLabel percent-encodes a URI label value, leaving only RFC 3986
-// unreserved characters as they are.
-func EscapeLabel(s string) string {
-	const hex = "0123456789ABCDEF"
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~' {
-			b.WriteByte(c)
-			continue
-		}
-		b.WriteByte('%')
-		b.WriteByte(hex[c>>4])
-		b.WriteByte(hex[c&15])
+// serialize writes the operation's path, labels bound, under the endpoint's
+// own path, and the JSON body if the input has body members.
+func (m *serializeMiddleware) serialize(req *smithyhttp.Request, params any) (*smithyhttp.Request, error) {
+	path, rawPath := smithyhttp.JoinPath(req.URL.Path, m.op.Path), smithyhttp.JoinPath(req.URL.EscapedPath(), m.op.Path)
+	enc, err := httpbinding.NewEncoderWithRawPath(path, rawPath, req.URL.RawQuery, req.Header)
+	if err != nil {
+		return nil, err
 	}
-	return b.String()
+	for _, label := range codec.URIMembers(params) {
+		// The validation middleware refuses these first; this guards a
+		// stack whose validation was removed.
+		if label.Value == nil || *label.Value == "" {
+			return nil, fmt.Errorf("input member %s must not be empty", label.Label)
+		}
+		if err := enc.SetURI(label.Label).String(*label.Value); err != nil {
+			return nil, fmt.Errorf("bind URI label %s: %w", label.Label, err)
+		}
+	}
+	if codec.HasBody(params) {
+		body, err := json.Marshal(params)
+		if err != nil {
+			return nil, err
+		}
+		enc.SetHeader("Content-Type").String("application/json")
+		if req, err = req.SetStream(bytes.NewReader(body)); err != nil {
+			return nil, err
+		}
+	}
+	if req.Request, err = enc.Encode(req.Request); err != nil {
+		return nil, err
+	}
+	return req, nil
 }
 
 // signMiddleware signs each attempt with the SDK's SigV4 signer under the
@@ -183,39 +161,44 @@ func (m *signMiddleware) HandleFinalize(ctx context.Context, in middleware.Final
 	return next.HandleFinalize(ctx, in)
 }
 
-// deserializeMiddleware turns the HTTP response into the typed output, or
-// into the typed error the service named.
-type deserializeMiddleware struct {
-	op  *Operation
-	out any
+// deserializer is the operation's deserialize middleware: it turns the
+// HTTP response into the typed output out, or into the typed error the
+// service named.
+func deserializer(op *Operation, out any) middleware.DeserializeMiddleware {
+	return middleware.DeserializeMiddlewareFunc("OperationDeserializer",
+		func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
+			res, metadata, err := next.HandleDeserialize(ctx, in)
+			if err != nil {
+				return res, metadata, err
+			}
+			if err := decodeResponse(op, res.RawResponse, out); err != nil {
+				return res, metadata, err
+			}
+			res.Result = out
+			return res, metadata, nil
+		})
 }
 
-func (*deserializeMiddleware) ID() string { return "OperationDeserializer" }
-
-func (m *deserializeMiddleware) HandleDeserialize(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
-	out, metadata, err := next.HandleDeserialize(ctx, in)
-	if err != nil {
-		return out, metadata, err
-	}
-	resp, ok := out.RawResponse.(*smithyhttp.Response)
+// decodeResponse reads raw, an HTTP response, into out, or returns the
+// error it answers. The stock close-response-body middlewares close it.
+func decodeResponse(op *Operation, raw, out any) error {
+	resp, ok := raw.(*smithyhttp.Response)
 	if !ok {
-		return out, metadata, &smithy.DeserializationError{Err: fmt.Errorf("unknown transport type %T", out.RawResponse)}
+		return &smithy.DeserializationError{Err: fmt.Errorf("unknown transport type %T", raw)}
 	}
 	body, err := io.ReadAll(resp.Body)
-	smithyhttp.CloseResponseBody(ctx, resp, false, err)
 	if err != nil {
-		return out, metadata, &smithy.DeserializationError{Err: fmt.Errorf("read response body: %w", err)}
+		return &smithy.DeserializationError{Err: fmt.Errorf("read response body: %w", err)}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
-		return out, metadata, decodeError(resp, body)
+		return decodeError(resp, body)
 	}
 	if len(bytes.TrimSpace(body)) > 0 {
-		if err := json.Unmarshal(body, m.out); err != nil {
-			return out, metadata, &smithy.DeserializationError{Err: fmt.Errorf("decode %s response: %w", m.op.Name, err), Snapshot: snapshot(body)}
+		if err := json.Unmarshal(body, out); err != nil {
+			return &smithy.DeserializationError{Err: fmt.Errorf("decode %s response: %w", op.Name, err), Snapshot: snapshot(body)}
 		}
 	}
-	out.Result = m.out
-	return out, metadata, nil
+	return nil
 }
 
 func snapshot(body []byte) []byte {
@@ -225,53 +208,25 @@ func snapshot(body []byte) []byte {
 	return body
 }
 
-// errorCode reads the error code as REST-JSON services send it: the
-// X-Amzn-ErrorType header (text before any ":"), else the body's code or
-// __type (text after any "#").
-func errorCode(header string, body []byte) (code, message string) {
-	var doc struct {
-		Code     string `json:"code"`
-		Type     string `json:"__type"`
-		Message  string `json:"message"`
-		MessageU string `json:"Message"`
-	}
-	_ = json.Unmarshal(body, &doc) // a body that is not JSON still has a status
-	message = doc.Message
-	if message == "" {
-		message = doc.MessageU
-	}
-	code = header
-	if code == "" {
-		code = doc.Code
-	}
-	if code == "" {
-		code = doc.Type
-	}
-	code, _, _ = strings.Cut(code, ":")
-	if i := strings.LastIndexByte(code, '#'); i >= 0 {
-		code = code[i+1:]
-	}
-	return strings.TrimSpace(code), message
-}
-
+// decodeError turns an error answer into the typed error its code names,
+// reading the code as aws-sdk-go-v2 REST-JSON clients do: the
+// X-Amzn-ErrorType header, else the body's code or __type, each sanitized
+// by restjson (text before a ":", after a "#"); the message is the body's
+// message (or Message). A body that is not JSON still has a status.
 func decodeError(resp *smithyhttp.Response, body []byte) error {
-	code, message := errorCode(resp.Header.Get("X-Amzn-ErrorType"), body)
-	var typed smithy.APIError
-	switch code {
-	case "BadRequestException":
-		typed = &types.BadRequestException{}
-	case "NotFoundException":
-		typed = &types.NotFoundException{}
-	case "TooManyRequestsException":
-		typed = &types.TooManyRequestsException{}
-	case "GatewayTimeoutException":
-		typed = &types.GatewayTimeoutException{}
+	code, message, _ := restjson.GetErrorInfo(json.NewDecoder(bytes.NewReader(body)))
+	if header := resp.Header.Get("X-Amzn-ErrorType"); header != "" {
+		code = restjson.SanitizeErrorCode(header)
 	}
-	if typed != nil {
-		if err := json.Unmarshal(body, typed); err != nil || typed.ErrorMessage() == "" {
-			setMessage(typed, message)
+	code = strings.TrimSpace(code)
+	for name, newErr := range modeledErrors {
+		if strings.EqualFold(name, code) {
+			typed := newErr()
+			// Its members, message included (json matches "Message" too);
+			// a body that is not JSON leaves them unset.
+			_ = json.Unmarshal(body, typed)
+			return typed
 		}
-		return typed
 	}
 	if code == "" {
 		code = "UnknownError"
@@ -284,20 +239,4 @@ func decodeError(resp *smithyhttp.Response, body []byte) error {
 		fault = smithy.FaultServer
 	}
 	return &smithy.GenericAPIError{Code: code, Message: message, Fault: fault}
-}
-
-func setMessage(e smithy.APIError, message string) {
-	if message == "" {
-		return
-	}
-	switch e := e.(type) {
-	case *types.BadRequestException:
-		e.Message = &message
-	case *types.NotFoundException:
-		e.Message = &message
-	case *types.TooManyRequestsException:
-		e.Message = &message
-	case *types.GatewayTimeoutException:
-		e.Message = &message
-	}
 }

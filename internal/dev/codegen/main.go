@@ -444,16 +444,21 @@ func (g *gen) writeEnums() error {
 	return g.write("types/enums.go", b.Bytes())
 }
 
-func (g *gen) writeErrors() error {
+// errorNames lists the error shapes the operations name, sorted.
+func (g *gen) errorNames() []string {
 	errs := map[string]bool{}
 	for _, n := range g.opNames() {
 		for _, e := range g.m.Operations[n].Errors {
 			errs[e.Shape] = true
 		}
 	}
+	return sortedKeys(errs)
+}
+
+func (g *gen) writeErrors() error {
 	var b bytes.Buffer
 	b.WriteString(header + "package types\n\nimport (\n\t\"fmt\"\n\n\tsmithy \"github.com/aws/smithy-go\"\n)\n\n")
-	for _, n := range sortedKeys(errs) {
+	for _, n := range g.errorNames() {
 		s := g.m.Shapes[n]
 		fault := "smithy.FaultClient"
 		if s.Error.HTTPStatusCode >= 500 {
@@ -507,7 +512,7 @@ func (g *gen) startsJob(name string) bool {
 
 func (g *gen) writeTable() error {
 	var b bytes.Buffer
-	b.WriteString(header + "package amplify\n\nimport \"context\"\n\n")
+	b.WriteString(header + "package amplify\n\nimport (\n\t\"context\"\n\n\tsmithy \"github.com/aws/smithy-go\"\n\n\t\"github.com/jobwatch/jobwatch/internal/amplify/types\"\n)\n\n")
 	for _, n := range g.opNames() {
 		op := g.m.Operations[n]
 		fmt.Fprintf(&b, "var op%s = &Operation{\n", n)
@@ -525,6 +530,11 @@ func (g *gen) writeTable() error {
 	b.WriteString("// operations lists every operation of the service model, by name.\nvar operations = []*Operation{\n")
 	for _, n := range g.opNames() {
 		fmt.Fprintf(&b, "\top%s,\n", n)
+	}
+	b.WriteString("}\n\n")
+	b.WriteString("// modeledErrors makes the typed error of each error code in the model.\nvar modeledErrors = map[string]func() smithy.APIError{\n")
+	for _, n := range g.errorNames() {
+		fmt.Fprintf(&b, "\t%q: func() smithy.APIError { return &types.%s{} },\n", n, n)
 	}
 	b.WriteString("}\n")
 	return g.write("operations.go", b.Bytes())

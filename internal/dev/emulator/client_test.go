@@ -277,12 +277,14 @@ func TestErrorsMapToTypes(t *testing.T) {
 	}
 }
 
-// TestLabelsAreUnescaped sends ids holding "/" and "%", which the client
-// escapes into one path segment each.
+// TestLabelsAreUnescaped sends an environment name holding characters the
+// client escapes ("+", ":", "@", non-ASCII), each label one path segment.
+// The client refuses "/" and "%" in labels; an escaped "/" reaching the
+// emulator is TestStrictRequests' "label with an escaped slash".
 func TestLabelsAreUnescaped(t *testing.T) {
 	ctx := context.Background()
 	f := start(t, emulator.Config{})
-	appID, env := "team/app%1", "feature/login"
+	appID, env := "d9odd", "feature+login:v2@é"
 	_, err := f.client.CreateBackend(ctx, &amplify.CreateBackendInput{AppId: aws.String(appID), AppName: aws.String("odd"), BackendEnvironmentName: aws.String(env)})
 	if err != nil {
 		t.Fatal(err)

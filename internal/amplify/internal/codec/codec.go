@@ -41,6 +41,9 @@ const (
 	Missing
 	OutOfRange
 	Malformed
+	// Invalid is a value the member may not take, e.g. a URI label that
+	// would change the request's path; Detail says what it must not be.
+	Invalid
 )
 
 // Error names the member that is wrong and how. It never carries the
@@ -61,6 +64,8 @@ func (e *Error) Error() string {
 		return fmt.Sprintf("member %s: %s", e.Path, e.Detail)
 	case OutOfRange:
 		return fmt.Sprintf("member %s: %s", e.Path, e.Detail)
+	case Invalid:
+		return fmt.Sprintf("member %s %s", e.Path, e.Detail)
 	default:
 		if e.Path == "" {
 			return e.Detail
@@ -368,22 +373,41 @@ func isUnset(v reflect.Value) bool {
 	return false
 }
 
-// URILabels returns the URI label values of a generated input, keyed by
-// label name. An unset label maps to nil.
-func URILabels(v any) map[string]*string {
+// StringMember is a top-level string member of a generated input.
+type StringMember struct {
+	Member string  // member name, e.g. BackendEnvironmentName
+	Label  string  // the URI label it is bound to, e.g. backendEnvironmentName; "" for a body member
+	Value  *string // nil when the member is unset
+}
+
+// StringMembers returns the top-level *string members of a generated input
+// (or a pointer to one), in the order of the struct's fields.
+func StringMembers(v any) []StringMember {
 	rv := reflect.Indirect(reflect.ValueOf(v))
-	out := map[string]*string{}
+	var out []StringMember
 	for _, f := range fieldsOf(rv.Type()) {
-		if f.uri == "" {
-			continue
-		}
 		fv := rv.Field(f.index)
-		if fv.IsNil() {
-			out[f.uri] = nil
+		if fv.Kind() != reflect.Pointer || fv.Type().Elem().Kind() != reflect.String {
 			continue
 		}
-		s := fv.Elem().String()
-		out[f.uri] = &s
+		m := StringMember{Member: f.name, Label: f.uri}
+		if !fv.IsNil() {
+			s := fv.Elem().String()
+			m.Value = &s
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// URIMembers returns the members of a generated input bound to URI labels,
+// in the order of the struct's fields.
+func URIMembers(v any) []StringMember {
+	var out []StringMember
+	for _, m := range StringMembers(v) {
+		if m.Label != "" {
+			out = append(out, m)
+		}
 	}
 	return out
 }
