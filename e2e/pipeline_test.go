@@ -142,6 +142,24 @@ func hasAll(got map[string][]devstack.Event, want []string) bool {
 	return true
 }
 
+// waitLog waits until a log line about request id says one of what.
+func (p *pipeline) waitLog(id string, what ...string) {
+	p.t.Helper()
+	for end := time.Now().Add(60 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		for _, line := range strings.Split(p.logs.String(), "\n") {
+			if !strings.Contains(line, `"jobRequestId":"`+id+`"`) {
+				continue
+			}
+			for _, w := range what {
+				if strings.Contains(line, w) {
+					return
+				}
+			}
+		}
+	}
+	p.t.Fatalf("no log line says request %s %q", id, what)
+}
+
 // jobOf finds the job the emulator started for an operation on an env.
 func (p *pipeline) jobsOf(env string) []emulator.Job {
 	jobs, _ := p.emu.Jobs().List(appID, env, emulator.JobFilter{}, 0, 100)
@@ -213,9 +231,13 @@ func (p *pipeline) submitOutcomes() {
 	p.request("r-clone", "CloneBackend", `{"AppId":"d1abc23","BackendEnvironmentName":"dev","TargetEnvironmentName":"pr-1"}`)
 	p.request("r-auth", "CreateBackendAuth", `{"AppId":"d1abc23","BackendEnvironmentName":"staging","ResourceName":"auth","ResourceConfig":{"AuthResources":"USER_POOL_ONLY","Service":"COGNITO","UserPoolConfigs":{"RequiredSignUpAttributes":["EMAIL"],"SignInMethod":"EMAIL","UserPoolName":"pool","OAuth":{"OAuthGrantType":"CODE","OAuthScopes":["EMAIL"],"RedirectSignInURIs":["https://a.example/"],"RedirectSignOutURIs":["https://a.example/"],"SocialProviderSettings":{"Google":{"ClientId":"g","ClientSecret":"TOPSECRET-e2e"}}}}}}`)
 	p.request("r-storage", "CreateBackendStorage", `{"AppId":"d1abc23","BackendEnvironmentName":"qa","ResourceName":"files","ResourceConfig":{"ServiceName":"S3","Permissions":{"Authenticated":["READ"]}}}`)
+	// Each prod request arrives once the one before it started its job or
+	// joined the line: submit receives job requests side by side, as
+	// Lambda invokes them, so the line's order is the order they arrive.
 	for i, r := range prodRequests {
-		p.request(fmt.Sprintf("r-prod-%d", i), r.op, r.input)
-		time.Sleep(300 * time.Millisecond)
+		id := fmt.Sprintf("r-prod-%d", i)
+		p.request(id, r.op, r.input)
+		p.waitLog(id, "job submitted", "waits in line")
 	}
 	p.request("r-bad", "GetBackendJob", `{"AppId":"d1abc23","BackendEnvironmentName":"dev","JobId":"x"}`)
 

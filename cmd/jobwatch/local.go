@@ -17,6 +17,7 @@ import (
 
 	"github.com/jobwatch/jobwatch/internal/dev/devstack"
 	"github.com/jobwatch/jobwatch/internal/dev/lambdasim"
+	"github.com/jobwatch/jobwatch/internal/dev/slacktest"
 )
 
 func init() {
@@ -226,8 +227,16 @@ func localInvoke(ctx context.Context, args []string, stdout, stderr io.Writer) e
 }
 
 // invokeOnce builds a function and invokes it once under the Runtime
-// Interface Emulator with the environment the template gives it.
+// Interface Emulator with the environment the template gives it, serving
+// the stack's Slack stand-in meanwhile (notify posts to it).
 func invokeOnce(ctx context.Context, st *devstack.State, fn *devstack.Function, buildDir string, payload []byte, logs io.Writer) ([]byte, error) {
+	if st.Watch.Slack != nil {
+		slack, err := slacktest.Listen(st.Watch.Slack.URL)
+		if err != nil {
+			return nil, err
+		}
+		defer slack.Close()
+	}
 	rie, err := lambdasim.BuildRIE(ctx, st.ModuleDir(), buildDir)
 	if err != nil {
 		return nil, err
