@@ -1,0 +1,100 @@
+package metrics_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/jobwatch/jobwatch/internal/metrics"
+)
+
+// TestFlushWritesEMF records metrics under two dimension sets and checks
+// the lines against the Embedded Metric Format: one per set, each a
+// valid EMF document with every named metric present as a number (or an
+// array of numbers) with its unit.
+func TestFlushWritesEMF(t *testing.T) {
+	var out bytes.Buffer
+	r := metrics.New(&out, "jobwatch-test")
+	clone := metrics.Dims{"Operation": "CloneBackend", "Status": "COMPLETED"}
+	r.Count(metrics.JobsEnded, clone)
+	r.Add(metrics.JobDurationSeconds, 312.5, clone)
+	r.Count(metrics.JobsEnded, clone)
+	r.Count(metrics.AdminAPICalls, metrics.Dims{"Operation": "GetBackendJob"})
+	if err := r.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d lines, want one per dimension set:\n%s", len(lines), out.String())
+	}
+	docs, err := metrics.ParseEMF(out.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := docs[0].Values[metrics.JobsEnded]; len(got) != 2 || got[0] != 1 {
+		t.Errorf("JobsEnded = %v, want two values of 1", got)
+	}
+	if docs[0].Units[metrics.JobDurationSeconds] != metrics.Seconds || docs[0].Dims["Status"] != "COMPLETED" || docs[0].Namespace != "jobwatch-test" {
+		t.Errorf("first record = %+v", docs[0])
+	}
+	if docs[1].Values[metrics.AdminAPICalls][0] != 1 || docs[1].Dims["Operation"] != "GetBackendJob" {
+		t.Errorf("second record = %+v", docs[1])
+	}
+	out.Reset()
+	if err := r.Flush(); err != nil || out.Len() != 0 {
+		t.Errorf("a second Flush wrote %q (%v); want nothing", out.String(), err)
+	}
+}
+
+// TestFlushSplitsLongSeries checks EMF's limit of 100 values per metric
+// and line.
+func TestFlushSplitsLongSeries(t *testing.T) {
+	var out bytes.Buffer
+	r := metrics.New(&out, "")
+	for range 250 {
+		r.Add(metrics.DetectionLagSeconds, 2.5, nil)
+	}
+	if err := r.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	docs, err := metrics.ParseEMF(out.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n []int
+	for _, d := range docs {
+		n = append(n, len(d.Values[metrics.DetectionLagSeconds]))
+		if d.Namespace != metrics.DefaultNamespace {
+			t.Errorf("namespace %q, want the default", d.Namespace)
+		}
+	}
+	if len(n) != 3 || n[0] != 100 || n[1] != 100 || n[2] != 50 {
+		t.Errorf("values per line %v, want 100, 100, 50", n)
+	}
+}
+
+// TestParseEMFRefuses checks the validation tests rely on.
+func TestParseEMFRefuses(t *testing.T) {
+	for name, line := range map[string]string{
+		"no _aws":           `{"JobsEnded":1}`,
+		"metric missing":    `{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[[]],"Metrics":[{"Name":"JobsEnded","Unit":"Count"}]}]}}`,
+		"not a number":      `{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[[]],"Metrics":[{"Name":"JobsEnded","Unit":"Count"}]}]},"JobsEnded":"1"}`,
+		"dimension missing": `{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[["Operation"]],"Metrics":[{"Name":"JobsEnded","Unit":"Count"}]}]},"JobsEnded":1}`,
+		"bad unit":          `{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[[]],"Metrics":[{"Name":"JobsEnded","Unit":"Things"}]}]},"JobsEnded":1}`,
+		"no timestamp":      `{"_aws":{"CloudWatchMetrics":[{"Namespace":"n","Dimensions":[[]],"Metrics":[{"Name":"JobsEnded","Unit":"Count"}]}]},"JobsEnded":1}`,
+	} {
+		if _, err := metrics.ParseEMF([]byte(line)); err == nil {
+			t.Errorf("%s: ParseEMF accepted %s", name, line)
+		}
+	}
+}
+
+// A nil Recorder records nothing and does not fail: functions built
+// without metrics work the same.
+func TestNilRecorder(t *testing.T) {
+	var r *metrics.Recorder
+	r.Count(metrics.JobsEnded, nil)
+	if err := r.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
