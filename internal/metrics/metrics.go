@@ -39,11 +39,26 @@ const (
 	Backoffs            = "Backoffs"            // work put off for a transient failure, to be retried (Function, Reason)
 )
 
-// Names are the metrics jobwatch writes and their units.
-var Names = map[string]Unit{
-	JobsSubmitted: Count, JobsWaiting: Count, JobsEnded: Count, JobDurationSeconds: Seconds,
-	DetectionLagSeconds: Seconds, AdminAPICalls: Count, AdminAPIThrottled: Count,
-	Notifications: Count, NotificationsFailed: Count, Backoffs: Count,
+// Metric says how a metric is written: its unit, and the dimension sets
+// it is rolled up to besides its own full set and none at all (which
+// alarms use).
+type Metric struct {
+	Unit    Unit
+	Rollups [][]string
+}
+
+// Names are the metrics jobwatch writes.
+var Names = map[string]Metric{
+	JobsSubmitted:       {Unit: Count},
+	JobsWaiting:         {Unit: Count},
+	JobsEnded:           {Unit: Count, Rollups: [][]string{{"Status"}}},
+	JobDurationSeconds:  {Unit: Seconds},
+	DetectionLagSeconds: {Unit: Seconds},
+	AdminAPICalls:       {Unit: Count},
+	AdminAPIThrottled:   {Unit: Count},
+	Notifications:       {Unit: Count},
+	NotificationsFailed: {Unit: Count},
+	Backoffs:            {Unit: Count},
 }
 
 // DefaultNamespace is the CloudWatch namespace unless METRICS_NAMESPACE
@@ -69,11 +84,11 @@ type Recorder struct {
 }
 
 // record is one EMF line: a set of dimension values and the metrics
-// recorded under it.
+// recorded under it (one metric each: the set's rollups follow from it).
 type record struct {
 	dims   Dims
-	values map[string][]float64
-	units  map[string]Unit
+	name   string
+	values []float64
 }
 
 // New returns a Recorder writing to w (the function's stdout) in
@@ -90,21 +105,16 @@ func (r *Recorder) Add(name string, value float64, dims Dims) {
 	if r == nil || r.w == nil {
 		return
 	}
-	unit, ok := Names[name]
-	if !ok {
-		unit = Count
-	}
-	key := dimsKey(dims)
+	key := name + "\x00" + dimsKey(dims)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rec, ok := r.records[key]
 	if !ok {
-		rec = &record{dims: maps.Clone(dims), values: map[string][]float64{}, units: map[string]Unit{}}
+		rec = &record{dims: maps.Clone(dims), name: name}
 		r.records[key] = rec
 		r.order = append(r.order, key)
 	}
-	rec.values[name] = append(rec.values[name], value)
-	rec.units[name] = unit
+	rec.values = append(rec.values, value)
 }
 
 // Count records one occurrence of a counting metric under dims.
@@ -118,9 +128,9 @@ func dimsKey(d Dims) string {
 	return b.String()
 }
 
-// Flush writes what was recorded since the last Flush, one line per set of
-// dimension values (at most 100 values of a metric a line), and forgets
-// it. Call it at the end of each invocation.
+// Flush writes what was recorded since the last Flush, one line per
+// metric and set of dimension values (at most 100 values a line), and
+// forgets it. Call it at the end of each invocation.
 func (r *Recorder) Flush() error {
 	if r == nil || r.w == nil {
 		return nil
@@ -131,8 +141,9 @@ func (r *Recorder) Flush() error {
 	r.mu.Unlock()
 	var out []byte
 	for _, key := range order {
-		for _, line := range records[key].lines(r.namespace, r.now()) {
-			b, err := json.Marshal(line)
+		rec := records[key]
+		for start := 0; start < len(rec.values); start += maxValues {
+			b, err := json.Marshal(rec.doc(r.namespace, r.now(), rec.values[start:min(len(rec.values), start+maxValues)]))
 			if err != nil {
 				return err
 			}
@@ -146,39 +157,45 @@ func (r *Recorder) Flush() error {
 	return err
 }
 
-// lines renders a record as EMF documents, splitting metrics with more
-// than maxValues values over several.
-func (rec *record) lines(namespace string, at time.Time) []map[string]any {
-	var docs []map[string]any
-	for part := 0; ; part++ {
-		doc := map[string]any{}
-		var defs []map[string]string
-		for _, name := range slices.Sorted(maps.Keys(rec.values)) {
-			vs := rec.values[name]
-			if part*maxValues >= len(vs) {
-				continue
-			}
-			chunk := vs[part*maxValues : min(len(vs), (part+1)*maxValues)]
-			defs = append(defs, map[string]string{"Name": name, "Unit": string(rec.units[name])})
-			if len(chunk) == 1 {
-				doc[name] = chunk[0]
-			} else {
-				doc[name] = chunk
-			}
-		}
-		if len(defs) == 0 {
-			return docs
-		}
-		dimNames := slices.Sorted(maps.Keys(rec.dims))
-		for k, v := range rec.dims {
-			doc[k] = v
-		}
-		doc["_aws"] = map[string]any{
-			"Timestamp": at.UnixMilli(),
-			"CloudWatchMetrics": []map[string]any{{
-				"Namespace": namespace, "Dimensions": [][]string{dimNames}, "Metrics": defs,
-			}},
-		}
-		docs = append(docs, doc)
+// doc renders values of a record as an EMF document: the metric under its
+// full set of dimensions, its rollups and none.
+func (rec *record) doc(namespace string, at time.Time, values []float64) map[string]any {
+	m, ok := Names[rec.name]
+	if !ok {
+		m = Metric{Unit: Count}
 	}
+	sets := [][]string{slices.Sorted(maps.Keys(rec.dims))}
+	for _, rollup := range m.Rollups {
+		if hasAll(rec.dims, rollup) {
+			sets = append(sets, rollup)
+		}
+	}
+	if len(rec.dims) > 0 {
+		sets = append(sets, []string{})
+	}
+	doc := map[string]any{}
+	for k, v := range rec.dims {
+		doc[k] = v
+	}
+	if len(values) == 1 {
+		doc[rec.name] = values[0]
+	} else {
+		doc[rec.name] = values
+	}
+	doc["_aws"] = map[string]any{
+		"Timestamp": at.UnixMilli(),
+		"CloudWatchMetrics": []map[string]any{{
+			"Namespace": namespace, "Dimensions": sets, "Metrics": []map[string]string{{"Name": rec.name, "Unit": string(m.Unit)}},
+		}},
+	}
+	return doc
+}
+
+func hasAll(d Dims, names []string) bool {
+	for _, n := range names {
+		if _, ok := d[n]; !ok {
+			return false
+		}
+	}
+	return len(names) < len(d)
 }

@@ -2,6 +2,7 @@ package metrics_test
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -24,21 +25,27 @@ func TestFlushWritesEMF(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != 2 {
-		t.Fatalf("%d lines, want one per dimension set:\n%s", len(lines), out.String())
+	if len(lines) != 3 {
+		t.Fatalf("%d lines, want one per metric and dimension set:\n%s", len(lines), out.String())
 	}
 	docs, err := metrics.ParseEMF(out.Bytes())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := docs[0].Values[metrics.JobsEnded]; len(got) != 2 || got[0] != 1 {
+	ended := docs[0]
+	if got := ended.Values[metrics.JobsEnded]; len(got) != 2 || got[0] != 1 {
 		t.Errorf("JobsEnded = %v, want two values of 1", got)
 	}
-	if docs[0].Units[metrics.JobDurationSeconds] != metrics.Seconds || docs[0].Dims["Status"] != "COMPLETED" || docs[0].Namespace != "jobwatch-test" {
-		t.Errorf("first record = %+v", docs[0])
+	// JobsEnded is written by operation and status, by status (for the
+	// failed-jobs alarm) and in all.
+	if got := fmt.Sprint(ended.DimensionSets); got != "[[Operation Status] [Status] []]" || ended.Dims["Status"] != "COMPLETED" || ended.Namespace != "jobwatch-test" {
+		t.Errorf("JobsEnded record = %+v", ended)
 	}
-	if docs[1].Values[metrics.AdminAPICalls][0] != 1 || docs[1].Dims["Operation"] != "GetBackendJob" {
-		t.Errorf("second record = %+v", docs[1])
+	if d := docs[1]; d.Units[metrics.JobDurationSeconds] != metrics.Seconds || fmt.Sprint(d.DimensionSets) != "[[Operation Status] []]" {
+		t.Errorf("JobDurationSeconds record = %+v", d)
+	}
+	if d := docs[2]; d.Values[metrics.AdminAPICalls][0] != 1 || d.Dims["Operation"] != "GetBackendJob" {
+		t.Errorf("AdminApiCalls record = %+v", d)
 	}
 	out.Reset()
 	if err := r.Flush(); err != nil || out.Len() != 0 {

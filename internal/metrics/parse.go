@@ -13,7 +13,10 @@ import (
 type Record struct {
 	Timestamp int64
 	Namespace string
-	Dims      Dims
+	// Dims are the values of every dimension the sets name, and
+	// DimensionSets the sets the metrics are written under.
+	Dims          Dims
+	DimensionSets [][]string
 	Values    map[string][]float64
 	Units     map[string]Unit
 }
@@ -99,7 +102,8 @@ func parseLine(line []byte) ([]Record, error) {
 	}
 	var out []Record
 	for _, d := range meta.CloudWatchMetrics {
-		rec := Record{Timestamp: *meta.Timestamp, Namespace: d.Namespace, Dims: Dims{}, Values: map[string][]float64{}, Units: map[string]Unit{}}
+		rec := Record{Timestamp: *meta.Timestamp, Namespace: d.Namespace, Dims: Dims{}, DimensionSets: d.Dimensions,
+			Values: map[string][]float64{}, Units: map[string]Unit{}}
 		if d.Namespace == "" || len(d.Metrics) == 0 || len(d.Dimensions) == 0 {
 			return nil, errors.New("a CloudWatchMetrics directive needs a Namespace, Dimensions and Metrics")
 		}
