@@ -18,7 +18,7 @@ import (
 	"github.com/jobwatch/jobwatch/internal/logging"
 	"github.com/jobwatch/jobwatch/internal/poll"
 	"github.com/jobwatch/jobwatch/internal/settings"
-	"github.com/jobwatch/jobwatch/internal/tracked"
+	"github.com/jobwatch/jobwatch/internal/state"
 )
 
 func main() {
@@ -42,7 +42,7 @@ func setup(ctx context.Context) (*poll.Poller, error) {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
 	if cfg.StateTable != "" {
-		cfg.Tracked = &tracked.Store{Client: dynamodb.NewFromConfig(awsCfg), Table: cfg.StateTable}
+		cfg.Tracked = state.New(dynamodb.NewFromConfig(awsCfg), cfg.StateTable, state.Options{})
 	}
 	cfg.Logger.Info("poll ready", slog.String("policy", cfg.Policy.Name()), slog.Duration("stillRunningAfter", cfg.StillRunningAfter))
 	return poll.New(cfg, amplify.NewFromConfig(awsCfg), sqs.NewFromConfig(awsCfg)), nil
