@@ -32,6 +32,7 @@ import (
 	"github.com/jobwatch/jobwatch/internal/logging"
 	"github.com/jobwatch/jobwatch/internal/notify"
 	"github.com/jobwatch/jobwatch/internal/settings"
+	"github.com/jobwatch/jobwatch/internal/state"
 )
 
 func main() {
@@ -50,7 +51,7 @@ func main() {
 	// remembered after (no table: at least once).
 	once := func(s notify.Sink) notify.Sink { return s }
 	if cfg.StateTable != "" {
-		claims := &notify.DynamoClaims{Client: dynamodb.NewFromConfig(awsCfg), Table: cfg.StateTable}
+		claims := state.New(dynamodb.NewFromConfig(awsCfg), cfg.StateTable, state.Options{})
 		once = func(s notify.Sink) notify.Sink {
 			return notify.Deduplicate(s, claims, notify.IdempotencyOptions{Window: cfg.IdempotencyWindow})
 		}
