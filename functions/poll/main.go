@@ -11,7 +11,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/jobwatch/jobwatch/internal/amplify"
@@ -42,7 +41,7 @@ func setup(ctx context.Context) (*poll.Poller, error) {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
 	if cfg.StateTable != "" {
-		cfg.Tracked = state.New(dynamodb.NewFromConfig(awsCfg), cfg.StateTable, state.Options{})
+		cfg.Tracked = state.NewFromConfig(awsCfg, cfg.StateTable, state.Options{})
 	}
 	cfg.Logger.Info("poll ready", slog.String("policy", cfg.Policy.Name()), slog.Duration("stillRunningAfter", cfg.StillRunningAfter))
 	return poll.New(cfg, amplify.NewFromConfig(awsCfg), sqs.NewFromConfig(awsCfg)), nil

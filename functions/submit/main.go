@@ -12,7 +12,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/jobwatch/jobwatch/internal/amplify"
@@ -45,7 +44,7 @@ func setup(ctx context.Context, env *settings.Env) (*submit.Submitter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
-	store := state.New(dynamodb.NewFromConfig(awsCfg), cfg.StateTable, state.Options{})
+	store := state.NewFromConfig(awsCfg, cfg.StateTable, state.Options{})
 	return submit.New(cfg, submit.Clients{
 		AdminAPI: submit.ClientCall(amplify.NewFromConfig(awsCfg)),
 		SQS:      sqs.NewFromConfig(awsCfg),

@@ -11,7 +11,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/jobwatch/jobwatch/internal/amplify"
@@ -32,7 +31,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "sweep: load AWS configuration:", err)
 		os.Exit(1)
 	}
-	store := state.New(dynamodb.NewFromConfig(awsCfg), cfg.StateTable, state.Options{})
+	store := state.NewFromConfig(awsCfg, cfg.StateTable, state.Options{})
 	s := sweep.New(cfg, amplify.NewFromConfig(awsCfg), sqs.NewFromConfig(awsCfg), store, time.Now, logging.New(os.Stdout, cfg.LogLevel))
 	// A scheduled event carries nothing the sweep needs.
 	lambda.Start(func(ctx context.Context) (sweep.Result, error) { return s.Sweep(ctx) })

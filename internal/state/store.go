@@ -39,6 +39,12 @@ type Store struct {
 	o     Options
 }
 
+// NewFromConfig returns a Store on the table named table, through a
+// DynamoDB client built from cfg.
+func NewFromConfig(cfg aws.Config, table string, o Options) *Store {
+	return New(dynamodb.NewFromConfig(cfg), table, o)
+}
+
 // New returns a Store on the table named table.
 func New(db Client, table string, o Options) *Store {
 	if o.Now == nil {

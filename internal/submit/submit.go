@@ -207,10 +207,10 @@ func (s *Submitter) process(ctx context.Context, r *request) (Result, error) {
 // request reached a state a repeated request is answered from (waiting,
 // or done); then rec is that record.
 func (s *Submitter) record(ctx context.Context, r *request) (rec *state.Request, repeated bool, err error) {
-	token, until := newID(), s.leaseUntil(ctx)
+	now, token, until := s.now(), newID(), s.leaseUntil(ctx)
 	fresh := state.NewRequest(r.id)
 	fresh.Fingerprint, fresh.Operation, fresh.AppID, fresh.BackendEnvironmentName = r.fingerprint, r.op.Name, r.appID, r.env
-	fresh.ArrivedAt, fresh.ExpiresAt = s.now().UTC(), s.expiry(s.now())
+	fresh.ArrivedAt, fresh.ExpiresAt = now.UTC(), s.expiry(now)
 	fresh.Lease(token, until)
 	rec = state.NewRequest(r.id)
 	err = s.store.EditRequest(ctx, rec, func(cur *state.Request) (bool, error) {
