@@ -2,9 +2,13 @@ package state_test
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/dev/testenv"
@@ -13,10 +17,17 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
+// table creates a state table in moto. Its name is random: a moto server
+// can be shared with other test runs.
+func table(t *testing.T) (*dynamodb.Client, string) {
+	t.Helper()
+	return testenv.Table(t, fmt.Sprintf("state%08x", rand.Uint32()))
+}
+
 // newStore creates a state table in moto and a store on it.
 func newStore(t *testing.T, o state.Options) *state.Store {
 	t.Helper()
-	c, name := testenv.Table(t, "state")
+	c, name := table(t)
 	return state.New(c, name, o)
 }
 

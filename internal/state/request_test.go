@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/jobwatch/jobwatch/internal/dev/testenv"
 	"github.com/jobwatch/jobwatch/internal/state"
 )
 
@@ -39,7 +38,7 @@ func (c *countingClient) PutItem(ctx context.Context, in *dynamodb.PutItemInput,
 // counted returns a store on a new moto table through a countingClient.
 func counted(t *testing.T) (*state.Store, *countingClient) {
 	t.Helper()
-	db, name := testenv.Table(t, "state")
+	db, name := table(t)
 	c := &countingClient{Client: db}
 	return state.New(c, name, state.Options{}), c
 }
@@ -137,7 +136,7 @@ func TestEditGivesUp(t *testing.T) {
 // TestLegacyStates reads records written by earlier versions, whose
 // states were named new and submitted.
 func TestLegacyStates(t *testing.T) {
-	db, name := testenv.Table(t, "state")
+	db, name := table(t)
 	s := state.New(db, name, state.Options{})
 	for old, want := range map[string]state.RequestState{"new": state.Received, "submitted": state.Started, "waiting": state.Waiting} {
 		_, err := db.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(name), Item: map[string]types.AttributeValue{
