@@ -23,7 +23,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -32,6 +31,7 @@ import (
 	"github.com/jobwatch/jobwatch/internal/logging"
 	"github.com/jobwatch/jobwatch/internal/notify"
 	"github.com/jobwatch/jobwatch/internal/settings"
+	"github.com/jobwatch/jobwatch/internal/state"
 )
 
 func main() {
@@ -50,7 +50,7 @@ func main() {
 	// remembered after (no table: at least once).
 	once := func(s notify.Sink) notify.Sink { return s }
 	if cfg.StateTable != "" {
-		claims := &notify.DynamoClaims{Client: dynamodb.NewFromConfig(awsCfg), Table: cfg.StateTable}
+		claims := state.NewFromConfig(awsCfg, cfg.StateTable, state.Options{})
 		once = func(s notify.Sink) notify.Sink {
 			return notify.Deduplicate(s, claims, notify.IdempotencyOptions{Window: cfg.IdempotencyWindow})
 		}

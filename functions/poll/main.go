@@ -11,14 +11,13 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/jobwatch/jobwatch/internal/amplify"
 	"github.com/jobwatch/jobwatch/internal/logging"
 	"github.com/jobwatch/jobwatch/internal/poll"
 	"github.com/jobwatch/jobwatch/internal/settings"
-	"github.com/jobwatch/jobwatch/internal/tracked"
+	"github.com/jobwatch/jobwatch/internal/state"
 )
 
 func main() {
@@ -42,7 +41,7 @@ func setup(ctx context.Context) (*poll.Poller, error) {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
 	if cfg.StateTable != "" {
-		cfg.Tracked = &tracked.Store{Client: dynamodb.NewFromConfig(awsCfg), Table: cfg.StateTable}
+		cfg.Tracked = state.NewFromConfig(awsCfg, cfg.StateTable, state.Options{})
 	}
 	cfg.Logger.Info("poll ready", slog.String("policy", cfg.Policy.Name()), slog.Duration("stillRunningAfter", cfg.StillRunningAfter))
 	return poll.New(cfg, amplify.NewFromConfig(awsCfg), sqs.NewFromConfig(awsCfg)), nil

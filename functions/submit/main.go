@@ -12,14 +12,13 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/jobwatch/jobwatch/internal/amplify"
 	"github.com/jobwatch/jobwatch/internal/logging"
 	"github.com/jobwatch/jobwatch/internal/settings"
+	"github.com/jobwatch/jobwatch/internal/state"
 	"github.com/jobwatch/jobwatch/internal/submit"
-	"github.com/jobwatch/jobwatch/internal/tracked"
 )
 
 func main() {
@@ -45,11 +44,11 @@ func setup(ctx context.Context, env *settings.Env) (*submit.Submitter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
-	db := dynamodb.NewFromConfig(awsCfg)
+	store := state.NewFromConfig(awsCfg, cfg.StateTable, state.Options{})
 	return submit.New(cfg, submit.Clients{
 		AdminAPI: submit.ClientCall(amplify.NewFromConfig(awsCfg)),
 		SQS:      sqs.NewFromConfig(awsCfg),
-		DynamoDB: db,
-		Tracked:  &tracked.Store{Client: db, Table: cfg.StateTable},
+		State:    store,
+		Tracked:  store,
 	}, time.Now, logging.New(os.Stdout, cfg.LogLevel))
 }

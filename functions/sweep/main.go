@@ -11,14 +11,13 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/jobwatch/jobwatch/internal/amplify"
 	"github.com/jobwatch/jobwatch/internal/logging"
 	"github.com/jobwatch/jobwatch/internal/settings"
+	"github.com/jobwatch/jobwatch/internal/state"
 	"github.com/jobwatch/jobwatch/internal/sweep"
-	"github.com/jobwatch/jobwatch/internal/tracked"
 )
 
 func main() {
@@ -32,7 +31,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "sweep: load AWS configuration:", err)
 		os.Exit(1)
 	}
-	store := &tracked.Store{Client: dynamodb.NewFromConfig(awsCfg), Table: cfg.StateTable}
+	store := state.NewFromConfig(awsCfg, cfg.StateTable, state.Options{})
 	s := sweep.New(cfg, amplify.NewFromConfig(awsCfg), sqs.NewFromConfig(awsCfg), store, time.Now, logging.New(os.Stdout, cfg.LogLevel))
 	// A scheduled event carries nothing the sweep needs.
 	lambda.Start(func(ctx context.Context) (sweep.Result, error) { return s.Sweep(ctx) })

@@ -7,9 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/jobwatch/jobwatch/internal/state"
 )
 
 // Claims remember which status changes a sink delivered, so that a
@@ -17,21 +15,22 @@ import (
 // the idempotency pattern of Powertools for AWS Lambda: a record is
 // claimed IN_PROGRESS (expiring with the invocation) before the delivery,
 // marked COMPLETED (expiring after the idempotency window) after it, and
-// released if the delivery failed, so that a retry may try again.
+// released if the delivery failed, so that a retry may try again. The
+// state table keeps them (*state.Store implements Claims).
 type Claims interface {
-	// Claim takes key until the given time. It reports done when the
-	// change was already delivered; an error when another invocation holds
-	// the claim or the store failed.
-	Claim(ctx context.Context, key string, until time.Time) (done bool, err error)
-	// Complete marks key delivered, remembered until expires.
-	Complete(ctx context.Context, key string, expires time.Time) error
-	// Release gives up a claim whose delivery failed.
-	Release(ctx context.Context, key string) error
+	// ClaimDelivery takes the delivery k until the given time. It reports
+	// done when the change was already delivered; ErrInProgress when
+	// another invocation holds the claim.
+	ClaimDelivery(ctx context.Context, k state.DeliveryKey, until time.Time) (done bool, err error)
+	// CompleteDelivery marks k delivered, remembered until expires.
+	CompleteDelivery(ctx context.Context, k state.DeliveryKey, expires time.Time) error
+	// ReleaseDelivery gives up a claim whose delivery failed.
+	ReleaseDelivery(ctx context.Context, k state.DeliveryKey) error
 }
 
 // ErrInProgress says another invocation is delivering the same change;
 // the message is redelivered later and then finds it done.
-var ErrInProgress = errors.New("another invocation is delivering this status change")
+var ErrInProgress = state.ErrDeliveryInProgress
 
 // IdempotencyOptions tune Deduplicate.
 type IdempotencyOptions struct {
@@ -73,7 +72,7 @@ func (d *deduplicated) Publish(ctx context.Context, changes []Change) []error {
 	}
 	// One claim per event key: a duplicate within the batch shares the
 	// outcome of its first copy.
-	first := map[string]int{}
+	first := map[state.DeliveryKey]int{}
 	var idx []int
 	var claimed []Change
 	for i, c := range changes {
@@ -83,10 +82,10 @@ func (d *deduplicated) Publish(ctx context.Context, changes []Change) []error {
 			continue
 		}
 		first[key] = i
-		done, err := d.claims.Claim(ctx, key, until)
+		done, err := d.claims.ClaimDelivery(ctx, key, until)
 		switch {
 		case err != nil:
-			errs[i] = fmt.Errorf("claim %s: %w", key, err)
+			errs[i] = fmt.Errorf("claim the delivery of %s to %s: %w", key.EventKey, key.Sink, err)
 		case done:
 		default:
 			idx = append(idx, i)
@@ -99,7 +98,7 @@ func (d *deduplicated) Publish(ctx context.Context, changes []Change) []error {
 			key := d.key(changes[i])
 			if err != nil {
 				errs[i] = err
-				if rerr := d.claims.Release(ctx, key); rerr != nil {
+				if rerr := d.claims.ReleaseDelivery(ctx, key); rerr != nil {
 					// The claim expires with the invocation anyway.
 					errs[i] = fmt.Errorf("%w (and releasing its claim failed: %w)", err, rerr)
 				}
@@ -110,7 +109,7 @@ func (d *deduplicated) Publish(ctx context.Context, changes []Change) []error {
 			// message is not redelivered, and the IN_PROGRESS claim keeps
 			// copies away until it expires.
 			for attempt := 0; attempt < 3; attempt++ {
-				if d.claims.Complete(ctx, key, d.o.Now().Add(d.o.Window)) == nil {
+				if d.claims.CompleteDelivery(ctx, key, d.o.Now().Add(d.o.Window)) == nil {
 					break
 				}
 			}
@@ -130,94 +129,6 @@ type dupOf int
 
 func (d dupOf) Error() string { return "duplicate of change " + strconv.Itoa(int(d)) }
 
-func (d *deduplicated) key(c Change) string { return "evt#" + c.EventKey + "#" + d.sink.Name() }
-
-// DynamoClaims keeps claims in the DynamoDB state table (key attribute pk,
-// TTL attribute expiresAt).
-type DynamoClaims struct {
-	Client interface {
-		PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
-		GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
-		DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
-	}
-	Table string
-	Now   func() time.Time
-}
-
-const (
-	claimInProgress = "IN_PROGRESS"
-	claimCompleted  = "COMPLETED"
-)
-
-func (c *DynamoClaims) now() time.Time {
-	if c.Now == nil {
-		return time.Now()
-	}
-	return c.Now()
-}
-
-// Claim implements Claims.
-func (c *DynamoClaims) Claim(ctx context.Context, key string, until time.Time) (bool, error) {
-	_, err := c.Client.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: aws.String(c.Table),
-		Item: map[string]ddbtypes.AttributeValue{
-			"pk":        &ddbtypes.AttributeValueMemberS{Value: key},
-			"status":    &ddbtypes.AttributeValueMemberS{Value: claimInProgress},
-			"expiresAt": &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(until.Unix(), 10)},
-		},
-		// Free, or an IN_PROGRESS claim whose invocation is gone.
-		ConditionExpression:      aws.String("attribute_not_exists(pk) OR (#s = :inprogress AND expiresAt < :now)"),
-		ExpressionAttributeNames: map[string]string{"#s": "status"},
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-			":inprogress": &ddbtypes.AttributeValueMemberS{Value: claimInProgress},
-			":now":        &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(c.now().Unix(), 10)},
-		},
-	})
-	if err == nil {
-		return false, nil
-	}
-	var cond *ddbtypes.ConditionalCheckFailedException
-	if !errors.As(err, &cond) {
-		return false, err
-	}
-	out, err := c.Client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(c.Table), ConsistentRead: aws.Bool(true),
-		Key: map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: key}}})
-	if err != nil {
-		return false, err
-	}
-	if s, ok := out.Item["status"].(*ddbtypes.AttributeValueMemberS); ok && s.Value == claimCompleted {
-		return true, nil
-	}
-	return false, ErrInProgress
-}
-
-// Complete implements Claims.
-func (c *DynamoClaims) Complete(ctx context.Context, key string, expires time.Time) error {
-	_, err := c.Client.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: aws.String(c.Table),
-		Item: map[string]ddbtypes.AttributeValue{
-			"pk":          &ddbtypes.AttributeValueMemberS{Value: key},
-			"status":      &ddbtypes.AttributeValueMemberS{Value: claimCompleted},
-			"expiresAt":   &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(expires.Unix(), 10)},
-			"deliveredAt": &ddbtypes.AttributeValueMemberS{Value: c.now().UTC().Format(time.RFC3339Nano)},
-		},
-	})
-	return err
-}
-
-// Release implements Claims: it deletes the claim if it is still an
-// IN_PROGRESS one (a COMPLETED record is never removed).
-func (c *DynamoClaims) Release(ctx context.Context, key string) error {
-	_, err := c.Client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName:                 aws.String(c.Table),
-		Key:                       map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: key}},
-		ConditionExpression:       aws.String("#s = :inprogress"),
-		ExpressionAttributeNames:  map[string]string{"#s": "status"},
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":inprogress": &ddbtypes.AttributeValueMemberS{Value: claimInProgress}},
-	})
-	var cond *ddbtypes.ConditionalCheckFailedException
-	if errors.As(err, &cond) {
-		return nil
-	}
-	return err
+func (d *deduplicated) key(c Change) state.DeliveryKey {
+	return state.DeliveryKey{EventKey: c.EventKey, Sink: d.sink.Name()}
 }

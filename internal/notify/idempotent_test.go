@@ -11,6 +11,7 @@ import (
 
 	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/dev/testenv"
+	"github.com/jobwatch/jobwatch/internal/state"
 )
 
 // countingSink records what reaches it and fails the event keys in fail.
@@ -36,11 +37,15 @@ func (s *countingSink) Publish(_ context.Context, changes []Change) []error {
 	return errs
 }
 
-func claimsTable(t *testing.T) *DynamoClaims {
+func claimsTable(t *testing.T) *state.Store {
 	t.Helper()
 	c, name := testenv.Table(t, "claims")
-	return &DynamoClaims{Client: c, Table: name}
+	return state.New(c, name, state.Options{})
 }
+
+// claimKey is the delivery of the change with event key k to the
+// counting sink.
+func claimKey(k string) state.DeliveryKey { return state.DeliveryKey{EventKey: k, Sink: "counting"} }
 
 func dchange(job, status string) Change {
 	return Change{MessageID: "m-" + job, StatusChange: contract.StatusChange{AppID: "d1", BackendEnvironmentName: "dev", JobID: job,
@@ -93,32 +98,33 @@ func TestClaimInProgress(t *testing.T) {
 	claims := claimsTable(t)
 	ctx := context.Background()
 	now := time.Now()
-	if done, err := claims.Claim(ctx, "k", now.Add(time.Minute)); done || err != nil {
+	k, old := claimKey("k"), claimKey("old")
+	if done, err := claims.ClaimDelivery(ctx, k, now.Add(time.Minute)); done || err != nil {
 		t.Fatalf("first claim: %v %v", done, err)
 	}
-	if _, err := claims.Claim(ctx, "k", now.Add(time.Minute)); !errors.Is(err, ErrInProgress) {
+	if _, err := claims.ClaimDelivery(ctx, k, now.Add(time.Minute)); !errors.Is(err, ErrInProgress) {
 		t.Errorf("second claim while held: %v, want ErrInProgress", err)
 	}
-	if done, err := claims.Claim(ctx, "old", now.Add(-time.Minute)); done || err != nil {
+	if done, err := claims.ClaimDelivery(ctx, old, now.Add(-time.Minute)); done || err != nil {
 		t.Fatal(err)
 	}
-	if done, err := claims.Claim(ctx, "old", now.Add(time.Minute)); done || err != nil {
+	if done, err := claims.ClaimDelivery(ctx, old, now.Add(time.Minute)); done || err != nil {
 		t.Errorf("claim after the holder expired: %v %v, want it taken over", done, err)
 	}
-	if err := claims.Complete(ctx, "k", now.Add(time.Hour)); err != nil {
+	if err := claims.CompleteDelivery(ctx, k, now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if done, err := claims.Claim(ctx, "k", now.Add(time.Minute)); !done || err != nil {
+	if done, err := claims.ClaimDelivery(ctx, k, now.Add(time.Minute)); !done || err != nil {
 		t.Errorf("claim of a delivered change: %v %v, want done", done, err)
 	}
-	if err := claims.Release(ctx, "k"); err != nil {
+	if err := claims.ReleaseDelivery(ctx, k); err != nil {
 		t.Fatal(err)
 	}
-	if done, _ := claims.Claim(ctx, "k", now.Add(time.Minute)); !done {
-		t.Error("Release removed a COMPLETED record")
+	if done, _ := claims.ClaimDelivery(ctx, k, now.Add(time.Minute)); !done {
+		t.Error("ReleaseDelivery removed a COMPLETED record")
 	}
 	d := Deduplicate(&countingSink{delivered: map[string]int{}}, claims, IdempotencyOptions{})
-	_, _ = claims.Claim(ctx, "evt#"+dchange("z", "FAILED").EventKey+"#counting", now.Add(time.Minute))
+	_, _ = claims.ClaimDelivery(ctx, claimKey(dchange("z", "FAILED").EventKey), now.Add(time.Minute))
 	if errs := d.Publish(ctx, []Change{dchange("z", "FAILED")}); errs[0] == nil || !strings.Contains(errs[0].Error(), "another invocation") {
 		t.Errorf("change claimed elsewhere: %v, want an in-progress error (redelivered later)", errs[0])
 	}

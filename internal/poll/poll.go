@@ -24,7 +24,7 @@ import (
 	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/logging"
 	"github.com/jobwatch/jobwatch/internal/schedule"
-	"github.com/jobwatch/jobwatch/internal/tracked"
+	"github.com/jobwatch/jobwatch/internal/state"
 )
 
 // JobAPI is the part of the Admin API poll uses.
@@ -36,6 +36,14 @@ type JobAPI interface {
 // Queue sends messages; *sqs.Client satisfies it.
 type Queue interface {
 	SendMessageBatch(context.Context, *sqs.SendMessageBatchInput, ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
+}
+
+// TrackedJobs is the part of the state table poll uses: the jobs jobwatch
+// tracks. *state.Store implements it.
+type TrackedJobs interface {
+	EndedJobs(ctx context.Context, keys []state.JobKey) (map[state.JobKey]bool, error)
+	FinishJob(ctx context.Context, k state.JobKey, status string, polls int) error
+	TrackedMessages(ctx context.Context, appID, env string) ([]contract.TrackingMessage, error)
 }
 
 // Config configures a Poller.
@@ -59,7 +67,7 @@ type Config struct {
 	// Tracked, when set, records each job's end in the state table and
 	// drops, without a lookup, the tracking messages of jobs already seen
 	// to end (duplicates, or jobs a push hint settled first).
-	Tracked *tracked.Store
+	Tracked TrackedJobs
 	// Lookups bounds the Admin API calls in flight for one batch.
 	Lookups int
 	Now     func() time.Time
@@ -221,7 +229,7 @@ func (p *Poller) Hint(ctx context.Context, appID, env string) (Result, error) {
 	if p.cfg.Tracked == nil {
 		return Result{}, errors.New("push hints need the tracked jobs (STATE_TABLE)")
 	}
-	msgs, err := p.cfg.Tracked.Messages(ctx, appID, env)
+	msgs, err := p.cfg.Tracked.TrackedMessages(ctx, appID, env)
 	if err != nil {
 		return Result{}, err
 	}
@@ -240,23 +248,23 @@ func (p *Poller) dropEnded(ctx context.Context, items []*item) {
 	if p.cfg.Tracked == nil {
 		return
 	}
-	var keys []tracked.Key
+	var keys []state.JobKey
 	for _, it := range items {
 		if it.due {
-			keys = append(keys, tracked.KeyOf(it.m))
+			keys = append(keys, state.JobKeyOf(it.m))
 		}
 	}
 	if len(keys) == 0 {
 		return
 	}
-	done, err := p.cfg.Tracked.Done(ctx, keys)
+	done, err := p.cfg.Tracked.EndedJobs(ctx, keys)
 	if err != nil {
 		// Looking the jobs up is always right, only dearer.
 		p.cfg.Logger.WarnContext(ctx, "could not read tracked jobs; looking them up", "error", err.Error())
 		return
 	}
 	for _, it := range items {
-		if it.due && done[tracked.KeyOf(it.m)] {
+		if it.due && done[state.JobKeyOf(it.m)] {
 			it.due, it.dropped = false, true
 			p.cfg.Logger.InfoContext(it.ctx, "job already seen to end; dropping its tracking message")
 		}
@@ -274,7 +282,7 @@ func (p *Poller) recordEnds(ctx context.Context, items []*item) {
 		if it.failed || it.change == nil {
 			continue
 		}
-		if err := p.cfg.Tracked.Finish(it.ctx, tracked.KeyOf(it.m), it.change.Status, it.change.Polls); err != nil {
+		if err := p.cfg.Tracked.FinishJob(it.ctx, state.JobKeyOf(it.m), it.change.Status, it.change.Polls); err != nil {
 			p.cfg.Logger.WarnContext(it.ctx, "could not record the job's end", "error", err.Error())
 		}
 	}

@@ -21,7 +21,7 @@ import (
 	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/dev/testenv"
 	"github.com/jobwatch/jobwatch/internal/schedule"
-	"github.com/jobwatch/jobwatch/internal/tracked"
+	"github.com/jobwatch/jobwatch/internal/state"
 )
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
@@ -378,11 +378,11 @@ func TestMalformedAndRejected(t *testing.T) {
 // and then drops a duplicate of its tracking message without a lookup.
 func TestTrackedJobs(t *testing.T) {
 	c, table := testenv.Table(t, "state")
-	store := &tracked.Store{Client: c, Table: table}
-	key := tracked.Key{AppID: "d1", Env: "dev", JobID: "j"}
+	store := state.New(c, table, state.Options{})
+	key := state.JobKey{AppID: "d1", Env: "dev", JobID: "j"}
 	var first contract.TrackingMessage
 	_ = json.Unmarshal([]byte(tracking("j", nil).Body), &first)
-	if _, err := store.Start(context.Background(), first, "submit"); err != nil {
+	if _, err := store.TrackJob(context.Background(), first, "submit"); err != nil {
 		t.Fatal(err)
 	}
 	h := newHarness(schedule.Fixed{Interval: 10 * time.Second})
@@ -392,10 +392,10 @@ func TestTrackedJobs(t *testing.T) {
 	if res := h.p.Handle(context.Background(), []Message{tracking("j", nil)}); res.Completed != 1 {
 		t.Fatalf("first message: %+v", res)
 	}
-	if done, _ := store.Done(context.Background(), []tracked.Key{key}); !done[key] {
+	if done, _ := store.EndedJobs(context.Background(), []state.JobKey{key}); !done[key] {
 		t.Error("the job's end was not recorded")
 	}
-	if running, _ := store.Running(context.Background(), "d1", "dev"); len(running) != 0 {
+	if running, _ := store.RunningJobs(context.Background(), "d1", "dev"); len(running) != 0 {
 		t.Errorf("ended job still listed as running: %v", running)
 	}
 	gets := h.api.gets
@@ -413,7 +413,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // a lookup.
 func TestHint(t *testing.T) {
 	c, table := testenv.Table(t, "state")
-	store := &tracked.Store{Client: c, Table: table}
+	store := state.New(c, table, state.Options{})
 	h := newHarness(schedule.Fixed{Interval: 10 * time.Second})
 	h.p.cfg.Tracked, h.p.cfg.AppIDs = store, []string{"d1"}
 	msgs := map[string]Message{}
@@ -421,7 +421,7 @@ func TestHint(t *testing.T) {
 		msgs[id] = tracking(id, nil)
 		var m contract.TrackingMessage
 		_ = json.Unmarshal([]byte(msgs[id].Body), &m)
-		if _, err := store.Start(context.Background(), m, "submit"); err != nil {
+		if _, err := store.TrackJob(context.Background(), m, "submit"); err != nil {
 			t.Fatal(err)
 		}
 	}

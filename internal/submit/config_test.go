@@ -92,7 +92,7 @@ func TestReadConfig(t *testing.T) {
 
 // New refuses configurations built by hand that cannot work.
 func TestNewChecksConfig(t *testing.T) {
-	clients := Clients{AdminAPI: ClientCall(nil), SQS: &recordingSQS{}, DynamoDB: fakeTable{}}
+	clients := Clients{AdminAPI: ClientCall(nil), SQS: &recordingSQS{}, State: fakeStore{}}
 	good, _ := ReadConfig(settings.FromMap(goodEnv()))
 	tests := map[string]struct {
 		change func(*Config)
@@ -120,5 +120,5 @@ func TestNewChecksConfig(t *testing.T) {
 	}
 }
 
-// fakeTable stands for a DynamoDB client that is never called.
-type fakeTable struct{ StateTable }
+// fakeStore stands for a state table that is never used.
+type fakeStore struct{ Store }

@@ -8,21 +8,19 @@
 // an SQS batch from the waiting queue, an EventBridge "Amplify Backend Job
 // Requested" event, or a bare job request.
 //
-// # State table
+// # A request's life
 //
-// One DynamoDB table (partition key pk, a string) holds two kinds of item,
-// both written with optimistic concurrency on a revision number:
-//
-//   - req#<requestId>: what became of a request, so that a retried or
-//     repeated request is answered from it instead of starting a second
-//     job: state new | waiting | submitted | failed | timedOut, the job id
-//     and status, whether the tracking message was sent, a short lease
-//     (lockToken, lockUntil) held while one invocation calls the Admin API
-//     for the request, and expiresAt (epoch seconds) for DynamoDB TTL.
-//   - line#<appId>#<env>: the requests waiting for that environment in
-//     arrival order (entries: requestId, request {operation, input},
-//     arrivedAt, deadline), and the wake-up that is scheduled for it
-//     (wakeId, wakeAt), so that one chain of wake-ups serves a line.
+// Submit follows one request top down: validate it, take its record
+// (req#<requestId> in the state table, see internal/state), then start its
+// job or join its environment's line (line#<appId>#<env>), and send the
+// job's tracking message. The record moves through the states
+// state.RequestState names, each move a conditional write: received
+// (leased to the invocation handling it), starting (recorded before each
+// job-starting call), started, waiting, failed or timedOut; a request
+// refused before it had a job or a place in line leaves no record. A
+// repeated request id is answered from its record; the lease keeps two
+// invocations from calling the Admin API for one request; a line has one
+// chain of wake-ups.
 //
 // Inputs can hold secrets (an OAuth client secret): they are kept in the
 // table while a request waits, and never logged.

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/jobwatch/jobwatch/internal/amplify"
+	"github.com/jobwatch/jobwatch/internal/state"
 )
 
 // deadEnd answers every call with an error: the fuzz target exercises the
@@ -38,6 +39,14 @@ func (deadEnd) DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*d
 	return nil, errDead
 }
 
+func (deadEnd) UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	return nil, errDead
+}
+
+func (deadEnd) BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	return nil, errDead
+}
+
 // FuzzHandleLambda feeds submit's handler arbitrary payloads, seeded from
 // events/submit: it must never panic, and every refusal must be an error
 // with something to say.
@@ -53,7 +62,7 @@ func FuzzHandleLambda(f *testing.F) {
 		Deadline: time.Hour, WaitDeadline: time.Hour, WaitRetryDelay: time.Minute, AllowedAppIDs: []string{"d1abc23"},
 	}, Clients{
 		AdminAPI: func(context.Context, *amplify.Operation, any) (any, error) { return nil, errDead },
-		SQS:      deadEnd{}, DynamoDB: deadEnd{},
+		SQS:      deadEnd{}, State: state.New(deadEnd{}, "state", state.Options{}),
 	}, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		f.Fatal(err)

@@ -23,6 +23,7 @@ import (
 	"github.com/jobwatch/jobwatch/internal/dev/emulator"
 	"github.com/jobwatch/jobwatch/internal/dev/testenv"
 	"github.com/jobwatch/jobwatch/internal/logging"
+	"github.com/jobwatch/jobwatch/internal/state"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -42,6 +43,7 @@ type harness struct {
 	api   *amplify.Client
 	sqs   *sqs.Client
 	ddb   *dynamodb.Client
+	store *state.Store
 	cfg   Config
 	s     *Submitter
 	logs  *testenv.Buffer
@@ -103,7 +105,8 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 		}
 		return op.Call(ctx, h.api, in)
 	}
-	s, err := New(h.cfg, Clients{AdminAPI: call, SQS: h.sent, DynamoDB: h.ddb}, h.clock.Now,
+	h.store = h.storeOver(h.ddb)
+	s, err := New(h.cfg, Clients{AdminAPI: call, SQS: h.sent, State: h.store}, h.clock.Now,
 		logging.New(h.logs, slog.LevelDebug))
 	if err != nil {
 		t.Fatal(err)
@@ -115,6 +118,24 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 		}
 	})
 	return h
+}
+
+// storeOver is the harness's state table reached through c (a client
+// that injects faults).
+func (h *harness) storeOver(c state.Client) *state.Store {
+	return state.New(c, h.cfg.StateTable, state.Options{Now: h.clock.Now})
+}
+
+// withTable replaces the Submitter by one whose state table is reached
+// through c, calling the Admin API directly.
+func (h *harness) withTable(c state.Client) {
+	h.t.Helper()
+	s, err := New(h.cfg, Clients{AdminAPI: ClientCall(h.api), SQS: h.sqs, State: h.storeOver(c)}, h.clock.Now,
+		logging.New(h.logs, slog.LevelDebug))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.s = s
 }
 
 func (h *harness) setCallHook(f func(op *amplify.Operation, in any) error) {
@@ -297,7 +318,7 @@ func (h *harness) statusChanges() []contract.StatusChange {
 // line returns the request ids waiting for env, in order.
 func (h *harness) line(env string) []string {
 	h.t.Helper()
-	l, err := h.s.state.getLine(h.ctx, testApp, env)
+	l, err := h.store.Line(h.ctx, testApp, env)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -308,9 +329,9 @@ func (h *harness) line(env string) []string {
 	return ids
 }
 
-func (h *harness) record(requestID string) *requestRecord {
+func (h *harness) record(requestID string) *state.Request {
 	h.t.Helper()
-	r, err := h.s.state.getRequest(h.ctx, requestID)
+	r, err := h.store.Request(h.ctx, requestID)
 	if err != nil {
 		h.t.Fatal(err)
 	}

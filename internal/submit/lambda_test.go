@@ -37,6 +37,44 @@ func TestEventFixtures(t *testing.T) {
 		h.finish(env, aws.ToString(out.JobId))
 	}
 
+	tests := fixtureCases(h)
+
+	files, err := filepath.Glob(filepath.Join(eventsDir, "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no fixtures in %s: %v", eventsDir, err)
+	}
+	sort.Strings(files)
+	seen := map[string]bool{}
+	for _, f := range files {
+		name := filepath.Base(f)
+		seen[name] = true
+		tc, ok := tests[name]
+		if !ok {
+			t.Errorf("%s: no expectation in this test; every fixture must be checked", name)
+			continue
+		}
+		t.Run(name, func(t *testing.T) { runFixture(t, h, f, tc) })
+	}
+	for name := range tests {
+		if !seen[name] {
+			t.Errorf("expectation for %s, which is not in %s", name, eventsDir)
+		}
+	}
+	if n := h.count(h.cfg.CompletionsQueueURL); n != 0 {
+		t.Errorf("%d status changes, want none", n)
+	}
+	checkNoSecrets(t, h.logs.String())
+}
+
+// fixtureCase is what one file of events/submit must do.
+type fixtureCase struct {
+	before  func(*testing.T)
+	check   func(*testing.T, any) // for good files
+	wantErr string                // for bad ones
+}
+
+// fixtureCases are the expectations of TestEventFixtures, by file name.
+func fixtureCases(h *harness) map[string]fixtureCase {
 	// started expects a job for requestID on env.
 	started := func(env, requestID string) func(*testing.T, any) {
 		return func(t *testing.T, out any) {
@@ -50,11 +88,7 @@ func TestEventFixtures(t *testing.T) {
 			}
 		}
 	}
-	tests := map[string]struct {
-		before  func(*testing.T)
-		check   func(*testing.T, any) // for good files
-		wantErr string                // for bad ones
-	}{
+	return map[string]fixtureCase{
 		"direct-clone-backend.json":                    {check: started("staging", "cli-pr-43-clone")},
 		"eventbridge-clone-backend.json":               {check: started("dev", "ci-pr-42-clone")},
 		"eventbridge-create-backend-auth.json":         {check: started("auth", "3f1c2b7a-0d4e-4c55-9a8b-2e6f1d0c9b11")},
@@ -99,55 +133,33 @@ func TestEventFixtures(t *testing.T) {
 				}
 			}},
 	}
+}
 
-	files, err := filepath.Glob(filepath.Join(eventsDir, "*.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no fixtures in %s: %v", eventsDir, err)
+// runFixture hands one fixture file to the Lambda handler and checks the
+// answer.
+func runFixture(t *testing.T, h *harness, file string, tc fixtureCase) {
+	payload, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
 	}
-	sort.Strings(files)
-	seen := map[string]bool{}
-	for _, f := range files {
-		name := filepath.Base(f)
-		seen[name] = true
-		tc, ok := tests[name]
-		if !ok {
-			t.Errorf("%s: no expectation in this test; every fixture must be checked", name)
-			continue
+	if tc.before != nil {
+		tc.before(t)
+	}
+	out, err := h.s.HandleLambda(h.ctx, payload)
+	if strings.HasPrefix(filepath.Base(file), "bad-") && tc.wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Fatalf("error = %v, want one containing %q", err, tc.wantErr)
 		}
-		t.Run(name, func(t *testing.T) {
-			payload, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tc.before != nil {
-				tc.before(t)
-			}
-			out, err := h.s.HandleLambda(h.ctx, payload)
-			if strings.HasPrefix(name, "bad-") && tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("error = %v, want one containing %q", err, tc.wantErr)
-				}
-				if out != nil {
-					t.Errorf("response %#v alongside the error, want nil", out)
-				}
-				t.Logf("error: %v", err)
-				return
-			}
-			if err != nil {
-				t.Fatalf("HandleLambda: %v", err)
-			}
-			tc.check(t, out)
-		})
-	}
-	for name := range tests {
-		if !seen[name] {
-			t.Errorf("expectation for %s, which is not in %s", name, eventsDir)
+		if out != nil {
+			t.Errorf("response %#v alongside the error, want nil", out)
 		}
+		t.Logf("error: %v", err)
+		return
 	}
-	if n := h.count(h.cfg.CompletionsQueueURL); n != 0 {
-		t.Errorf("%d status changes, want none", n)
+	if err != nil {
+		t.Fatalf("HandleLambda: %v", err)
 	}
-	checkNoSecrets(t, h.logs.String())
+	tc.check(t, out)
 }
 
 // checkNoSecrets fails when text holds a ClientSecret of the fixtures.

@@ -12,6 +12,7 @@ import (
 	"github.com/jobwatch/jobwatch/internal/amplify"
 	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/logging"
+	"github.com/jobwatch/jobwatch/internal/state"
 )
 
 // Message is one message of the waiting queue: its SQS message id and
@@ -53,7 +54,7 @@ func (s *Submitter) wake(ctx context.Context, m Message) error {
 // look works through an environment's line until it is empty or its head
 // has to wait. self is the id of the wake-up being handled.
 func (s *Submitter) look(ctx context.Context, appID, env, self string) error {
-	line, err := s.state.getLine(ctx, appID, env)
+	line, err := s.store.Line(ctx, appID, env)
 	if err != nil {
 		return err
 	}
@@ -71,7 +72,7 @@ func (s *Submitter) look(ctx context.Context, appID, env, self string) error {
 		if err != nil || !moved {
 			return err
 		}
-		if line, err = s.state.getLine(ctx, appID, env); err != nil {
+		if line, err = s.store.Line(ctx, appID, env); err != nil {
 			return err
 		}
 	}
@@ -80,29 +81,23 @@ func (s *Submitter) look(ctx context.Context, appID, env, self string) error {
 
 // consumeWakeup forgets the scheduled wake-up when it is the one being
 // handled, so that whoever next needs a later look schedules one.
-func (s *Submitter) consumeWakeup(ctx context.Context, line *lineItem, self string) error {
-	for attempt := range maxAttempts {
-		if line.WakeID == "" || line.WakeID != self {
-			return nil
+func (s *Submitter) consumeWakeup(ctx context.Context, line *state.Line, self string) error {
+	err := s.store.EditLine(ctx, line, func(l *state.Line) (bool, error) {
+		if l.WakeID == "" || l.WakeID != self {
+			return false, nil
 		}
-		line.WakeID, line.WakeAt = "", 0
-		err := s.state.putLine(ctx, line, s.now())
-		if !errors.Is(err, errConflict) {
-			return err
-		}
-		pause(ctx, attempt)
-		fresh, err := s.state.getLine(ctx, line.AppID, line.BackendEnvironmentName)
-		if err != nil {
-			return err
-		}
-		*line = *fresh
+		l.WakeID, l.WakeAt = "", 0
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("clear the wake-up of app %s environment %s: %w", line.AppID, line.BackendEnvironmentName, err)
 	}
-	return fmt.Errorf("clear the wake-up of %s: %w", line.PK, errConflict)
+	return nil
 }
 
 // scheduleLook makes sure a wake-up will look at the line later: it sends
 // one unless another is already scheduled and not overdue.
-func (s *Submitter) scheduleLook(ctx context.Context, line *lineItem, self string) error {
+func (s *Submitter) scheduleLook(ctx context.Context, line *state.Line, self string) error {
 	now := s.now()
 	if line.WakeID != "" && line.WakeID != self && now.Before(time.UnixMilli(line.WakeAt).Add(wakeGrace)) {
 		s.log.DebugContext(ctx, "a wake-up is already scheduled", "wakeId", line.WakeID)
@@ -117,32 +112,22 @@ func (s *Submitter) scheduleLook(ctx context.Context, line *lineItem, self strin
 	// Noting the wake-up only spares others from sending more: a failure
 	// here costs an extra wake-up, not a lost one.
 	seen := line.WakeID
-	for attempt := range maxAttempts {
-		line.WakeID, line.WakeAt = id, now.Add(s.cfg.WaitRetryDelay).UnixMilli()
-		err := s.state.putLine(ctx, line, now)
-		if err == nil || !errors.Is(err, errConflict) {
-			if err != nil {
-				s.log.WarnContext(ctx, "could not note the scheduled wake-up", "error", err.Error())
-			}
-			return nil
+	err = s.store.EditLine(ctx, line, func(l *state.Line) (bool, error) {
+		if l.WakeID != "" && l.WakeID != seen {
+			return false, nil // another one was scheduled meanwhile: two chains, which merge at their next look
 		}
-		pause(ctx, attempt)
-		fresh, err := s.state.getLine(ctx, line.AppID, line.BackendEnvironmentName)
-		if err != nil {
-			s.log.WarnContext(ctx, "could not note the scheduled wake-up", "error", err.Error())
-			return nil
-		}
-		*line = *fresh
-		if line.WakeID != "" && line.WakeID != seen {
-			return nil // another one was scheduled meanwhile: two chains, which merge at their next look
-		}
+		l.WakeID, l.WakeAt = id, now.Add(s.cfg.WaitRetryDelay).UnixMilli()
+		return true, nil
+	})
+	if err != nil {
+		s.log.WarnContext(ctx, "could not note the scheduled wake-up", "error", err.Error())
 	}
 	return nil
 }
 
 // tryHead deals with the head of the line. moved reports that the head
-// left the line (submitted, timed out, failed) so the next can be tried.
-func (s *Submitter) tryHead(ctx context.Context, line *lineItem, self string) (moved bool, err error) {
+// left the line (started, timed out, failed) so the next can be tried.
+func (s *Submitter) tryHead(ctx context.Context, line *state.Line, self string) (moved bool, err error) {
 	head := line.Entries[0]
 	ctx = logging.With(ctx, slog.String("jobRequestId", head.RequestID), slog.String("operation", head.Request.Operation))
 	rec, err := s.lockHead(ctx, line, head)
@@ -153,9 +138,9 @@ func (s *Submitter) tryHead(ctx context.Context, line *lineItem, self string) (m
 		return false, s.scheduleLook(ctx, line, self)
 	}
 	switch rec.State {
-	case stateFailed, stateTimedOut:
+	case state.Failed, state.TimedOut:
 		return true, s.removeHead(ctx, line, head.RequestID)
-	case stateSubmitted:
+	case state.Started:
 		if !rec.Tracked { // started before, but the tracking message was not sent
 			if err := s.track(ctx, rec); err != nil {
 				return false, err
@@ -178,31 +163,35 @@ func (s *Submitter) tryHead(ctx context.Context, line *lineItem, self string) (m
 	if err != nil { // it was valid when it joined; only another version could refuse it
 		return true, s.giveUp(ctx, line, rec, head, contract.StatusFailed, err.Error(), err.Error())
 	}
-	out, err := s.call(ctx, op, in)
+	return s.startHead(ctx, line, rec, head, op, in, self)
+}
+
+// startHead starts the job of the line's head, whose record this
+// invocation holds.
+func (s *Submitter) startHead(ctx context.Context, line *state.Line, rec *state.Request, head state.LineEntry,
+	op *amplify.Operation, in any, self string) (moved bool, err error) {
+	out, err := s.start(ctx, rec, op, in)
+	var callErr *CallError
 	switch {
 	case err == nil:
 		if err := s.started(ctx, rec, out); err != nil {
 			return false, err
 		}
 		return true, s.removeHead(ctx, line, head.RequestID)
+	case !errors.As(err, &callErr): // recording that it is starting failed
+		s.unlock(ctx, rec)
+		return false, err
 	case isBusy(err):
 		s.log.DebugContext(ctx, "environment still busy")
-		token := rec.LockToken
-		if err := s.update(ctx, rec, func(x *requestRecord) {
-			if x.State == stateNew { // it joined, but its invocation ended before saying so
-				x.State, x.Status = stateWaiting, StatusWaiting
-			}
-			if x.LockToken == token {
-				x.unlock()
-			}
-		}); err != nil {
+		if err := s.backInLine(ctx, rec); err != nil {
 			return false, err
 		}
 		return false, s.scheduleLook(ctx, line, self)
-	case retryable(err):
-		s.unlock(ctx, rec)
-		return false, &CallError{RequestID: head.RequestID, Operation: op.Name, AppID: line.AppID,
-			BackendEnvironmentName: line.BackendEnvironmentName, Err: err}
+	case callErr.Retryable():
+		if berr := s.backInLine(ctx, rec); berr != nil {
+			s.log.WarnContext(ctx, "could not release the request's lease", "error", berr.Error())
+		}
+		return false, err
 	default: // the service refuses the request itself: it would never pass
 		msg := err.Error()
 		var apiErr smithy.APIError
@@ -215,47 +204,53 @@ func (s *Submitter) tryHead(ctx context.Context, line *lineItem, self string) (m
 }
 
 // lockHead takes the record of the line's head for this invocation. It
-// returns nil when another invocation holds it. A record in a final state
-// is returned without a lock: the head only has to leave the line.
-func (s *Submitter) lockHead(ctx context.Context, line *lineItem, head lineEntry) (*requestRecord, error) {
-	token := newID()
-	for attempt := range maxAttempts {
-		now := s.now()
-		rec, err := s.state.getRequest(ctx, head.RequestID)
-		if err != nil {
-			return nil, err
-		}
-		if rec == nil { // the record expired or was never written: rebuild it from the entry
-			rec = &requestRecord{PK: requestKey(head.RequestID), State: stateWaiting, Status: StatusWaiting,
-				Operation: head.Request.Operation, AppID: line.AppID, BackendEnvironmentName: line.BackendEnvironmentName,
-				ArrivedAt: head.ArrivedAt, ExpiresAt: s.expiry(now)}
-		}
-		switch {
-		case rec.State == stateFailed, rec.State == stateTimedOut, rec.State == stateSubmitted && rec.Tracked:
-			return rec, nil
-		case rec.LockToken == token: // our write landed although it was reported lost
-			return rec, nil
-		case rec.lockedAt(now):
-			s.log.DebugContext(ctx, "another invocation is submitting the head of the line")
-			return nil, nil
-		}
-		rec.lock(token, s.leaseUntil(ctx))
-		err = s.state.putRequest(ctx, rec)
-		if err == nil {
-			return rec, nil
-		}
-		if !errors.Is(err, errConflict) {
-			return nil, err
-		}
-		pause(ctx, attempt)
+// returns nil when another invocation holds it. A record with nothing
+// left to do is returned without a lease: the head only has to leave the
+// line.
+func (s *Submitter) lockHead(ctx context.Context, line *state.Line, head state.LineEntry) (*state.Request, error) {
+	rec, err := s.store.Request(ctx, head.RequestID)
+	if err != nil {
+		return nil, err
 	}
-	return nil, nil
+	// The record expired or was never written: rebuild it from the entry.
+	rebuilt := state.NewRequest(head.RequestID)
+	rebuilt.Operation, rebuilt.AppID, rebuilt.BackendEnvironmentName = head.Request.Operation, line.AppID, line.BackendEnvironmentName
+	rebuilt.State, rebuilt.Status, rebuilt.ArrivedAt, rebuilt.ExpiresAt = state.Waiting, StatusWaiting, head.ArrivedAt, s.expiry(s.now())
+	if rec == nil {
+		rec = state.NewRequest(head.RequestID)
+	}
+	token, until := newID(), s.leaseUntil(ctx)
+	held := true
+	err = s.store.EditRequest(ctx, rec, func(x *state.Request) (bool, error) {
+		held = true
+		switch {
+		case !x.Exists():
+			*x = *rebuilt
+		case x.Done(), x.LockToken == token: // nothing left to do, or our write landed although it was reported lost
+			return false, nil
+		case x.Leased(s.now()):
+			held = false
+			return false, nil
+		}
+		x.Lease(token, until)
+		return true, nil
+	})
+	switch {
+	case errors.Is(err, state.ErrConflict):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case !held:
+		s.log.DebugContext(ctx, "another invocation is submitting the head of the line")
+		return nil, nil
+	}
+	return rec, nil
 }
 
 // giveUp ends a waiting request without a job: it sends a status change
 // (TIMED_OUT or FAILED) to the completions queue, records it and removes
 // the request from the line.
-func (s *Submitter) giveUp(ctx context.Context, line *lineItem, rec *requestRecord, head lineEntry, status, errText, logText string) error {
+func (s *Submitter) giveUp(ctx context.Context, line *state.Line, rec *state.Request, head state.LineEntry, status, errText, logText string) error {
 	now := s.now().UTC()
 	change := contract.StatusChange{
 		Version:                contract.StatusChangeVersion,
@@ -278,13 +273,14 @@ func (s *Submitter) giveUp(ctx context.Context, line *lineItem, rec *requestReco
 		s.unlock(ctx, rec)
 		return fmt.Errorf("send the %s status change: %w", status, err)
 	}
-	state := stateFailed
+	end := state.Failed
 	if status == contract.StatusTimedOut {
-		state = stateTimedOut
+		end = state.TimedOut
 	}
-	if err := s.update(ctx, rec, func(x *requestRecord) {
-		x.State, x.Status, x.Error = state, status, change.Error
-		x.unlock()
+	if err := s.update(ctx, rec, func(x *state.Request) error {
+		x.Status, x.Error = status, change.Error
+		x.Unlease()
+		return x.To(end)
 	}); err != nil {
 		return err
 	}
@@ -295,22 +291,16 @@ func (s *Submitter) giveUp(ctx context.Context, line *lineItem, rec *requestReco
 
 // removeHead takes requestID off the front of the line, unless it is no
 // longer there (another wake-up removed it).
-func (s *Submitter) removeHead(ctx context.Context, line *lineItem, requestID string) error {
-	for attempt := range maxAttempts {
-		if len(line.Entries) == 0 || line.Entries[0].RequestID != requestID {
-			return nil
+func (s *Submitter) removeHead(ctx context.Context, line *state.Line, requestID string) error {
+	err := s.store.EditLine(ctx, line, func(l *state.Line) (bool, error) {
+		if len(l.Entries) == 0 || l.Entries[0].RequestID != requestID {
+			return false, nil
 		}
-		line.Entries = line.Entries[1:]
-		err := s.state.putLine(ctx, line, s.now())
-		if !errors.Is(err, errConflict) {
-			return err
-		}
-		pause(ctx, attempt)
-		fresh, err := s.state.getLine(ctx, line.AppID, line.BackendEnvironmentName)
-		if err != nil {
-			return err
-		}
-		*line = *fresh
+		l.Entries = l.Entries[1:]
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("remove %s from the line of app %s environment %s: %w", requestID, line.AppID, line.BackendEnvironmentName, err)
 	}
-	return fmt.Errorf("remove %s from %s: %w", requestID, line.PK, errConflict)
+	return nil
 }

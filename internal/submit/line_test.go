@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"reflect"
 	"strings"
 	"sync"
@@ -19,7 +18,7 @@ import (
 	"github.com/jobwatch/jobwatch/internal/amplify"
 	"github.com/jobwatch/jobwatch/internal/amplify/types"
 	"github.com/jobwatch/jobwatch/internal/contract"
-	"github.com/jobwatch/jobwatch/internal/logging"
+	"github.com/jobwatch/jobwatch/internal/state"
 )
 
 // Three requests for a busy environment wait in one line and are
@@ -64,7 +63,7 @@ func TestLineSubmitsInArrivalOrder(t *testing.T) {
 		}
 		order = append(order, tr[0].RequestID)
 		job = tr[0].JobID
-		if rec := h.record(tr[0].RequestID); rec.State != stateSubmitted || rec.JobID != job || rec.Status != "RUNNING" {
+		if rec := h.record(tr[0].RequestID); rec.State != state.Started || rec.JobID != job || rec.Status != "RUNNING" {
 			t.Errorf("record of %s = %+v, want submitted with job %s", tr[0].RequestID, rec, job)
 		}
 		if n := h.count(h.cfg.WaitingQueueURL); len(h.line("line")) > 0 && n != 1 {
@@ -146,7 +145,7 @@ func TestWaitDeadlineTimesOut(t *testing.T) {
 	if got := h.line("line"); !reflect.DeepEqual(got, []string{"r-young"}) {
 		t.Errorf("line = %v, want [r-young]", got)
 	}
-	if rec := h.record("r-old"); rec.State != stateTimedOut {
+	if rec := h.record("r-old"); rec.State != state.TimedOut {
 		t.Errorf("record = %+v, want timedOut", rec)
 	}
 	if res := h.submit(cloneRequest("r-old", "line", "pr-old")); res.Status != contract.StatusTimedOut {
@@ -225,7 +224,7 @@ func TestWaitingPathServiceErrorsRetry(t *testing.T) {
 			if got := h.line("line"); !reflect.DeepEqual(got, []string{"r-x"}) {
 				t.Errorf("line = %v, want [r-x]", got)
 			}
-			if rec := h.record("r-x"); rec.State != stateWaiting || rec.LockToken != "" {
+			if rec := h.record("r-x"); rec.State != state.Waiting || rec.LockToken != "" {
 				t.Errorf("record = %+v, want waiting and unlocked", rec)
 			}
 
@@ -409,23 +408,28 @@ func TestMalformedWakeup(t *testing.T) {
 
 // lostReplyTable performs chosen PutItems but answers them as if the
 // condition had failed: what a retried write whose first reply was lost
-// looks like to the caller.
+// looks like to the caller (DynamoDB returns the item as the first write
+// left it, when asked to).
 type lostReplyTable struct {
-	StateTable
+	state.Client
 	mu   sync.Mutex
 	puts map[string]int // puts seen per key
 	lose map[string]int // key → the put (1-based) whose reply is lost
 }
 
 func (l *lostReplyTable) PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	out, err := l.StateTable.PutItem(ctx, in, optFns...)
+	out, err := l.Client.PutItem(ctx, in, optFns...)
 	key := in.Item["pk"].(*ddbtypes.AttributeValueMemberS).Value
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err == nil {
 		l.puts[key]++
 		if l.lose[key] == l.puts[key] {
-			return nil, &ddbtypes.ConditionalCheckFailedException{Message: aws.String("The conditional request failed")}
+			lost := &ddbtypes.ConditionalCheckFailedException{Message: aws.String("The conditional request failed")}
+			if in.ReturnValuesOnConditionCheckFailure == ddbtypes.ReturnValuesOnConditionCheckFailureAllOld {
+				lost.Item = in.Item
+			}
+			return nil, lost
 		}
 	}
 	return out, err
@@ -435,14 +439,8 @@ func (l *lostReplyTable) PutItem(ctx context.Context, in *dynamodb.PutItemInput,
 // fresh path and on the waiting path.
 func TestLostWriteReply(t *testing.T) {
 	h := newHarness(t)
-	table := &lostReplyTable{StateTable: h.ddb, puts: map[string]int{},
-		lose: map[string]int{"req#r-lost": 1, "req#r-lost-wait": 3}} // create; create, waiting, lock
-	s, err := New(h.cfg, Clients{AdminAPI: ClientCall(h.api), SQS: h.sqs, DynamoDB: table}, h.clock.Now,
-		logging.New(h.logs, slog.LevelDebug))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.s = s
+	h.withTable(&lostReplyTable{Client: h.ddb, puts: map[string]int{},
+		lose: map[string]int{"req#r-lost": 1, "req#r-lost-wait": 4}}) // create; create, starting, waiting, lock
 	if res := h.submit(cloneRequest("r-lost", "dev", "pr-lost")); res.Status != "RUNNING" {
 		t.Fatalf("fresh path: %+v, want RUNNING", res)
 	}
@@ -526,7 +524,7 @@ func TestConcurrentRequestsAndWakeups(t *testing.T) {
 // failingPutTable fails chosen PutItems without performing them, as a
 // DynamoDB outage or a crash between two writes would leave things.
 type failingPutTable struct {
-	StateTable
+	state.Client
 	mu   sync.Mutex
 	puts map[string]int
 	fail map[string]int // key → the put (1-based) that fails
@@ -541,7 +539,7 @@ func (f *failingPutTable) PutItem(ctx context.Context, in *dynamodb.PutItemInput
 	if failNow {
 		return nil, errors.New("dynamodb unavailable (test)")
 	}
-	return f.StateTable.PutItem(ctx, in, optFns...)
+	return f.Client.PutItem(ctx, in, optFns...)
 }
 
 // A request whose invocation failed after it joined the line (its record
@@ -549,13 +547,7 @@ func (f *failingPutTable) PutItem(ctx context.Context, in *dynamodb.PutItemInput
 // submits it, and the retried request answers with its job.
 func TestInterruptedJoinRecovers(t *testing.T) {
 	h := newHarness(t)
-	table := &failingPutTable{StateTable: h.ddb, puts: map[string]int{}, fail: map[string]int{"req#r-crash": 2}} // create, then "waiting"
-	s, err := New(h.cfg, Clients{AdminAPI: ClientCall(h.api), SQS: h.sqs, DynamoDB: table}, h.clock.Now,
-		logging.New(h.logs, slog.LevelDebug))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.s = s
+	h.withTable(&failingPutTable{Client: h.ddb, puts: map[string]int{}, fail: map[string]int{"req#r-crash": 3}}) // create, starting, then "waiting"
 	blocker := h.occupy("line")
 	if _, err := h.s.Submit(h.ctx, cloneRequest("r-crash", "line", "pr-crash")); err == nil {
 		t.Fatal("Submit succeeded although its record could not be written")

@@ -1,17 +1,13 @@
 package submit
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"reflect"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -20,7 +16,7 @@ import (
 	"github.com/jobwatch/jobwatch/internal/amplify"
 	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/logging"
-	"github.com/jobwatch/jobwatch/internal/tracked"
+	"github.com/jobwatch/jobwatch/internal/state"
 )
 
 // StatusWaiting is the status of a request queued behind a pending job on
@@ -44,14 +40,29 @@ type MessageSender interface {
 	SendMessage(ctx context.Context, in *sqs.SendMessageInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
 }
 
+// Store is the part of the state table submit uses: request records and
+// waiting lines. *state.Store implements it.
+type Store interface {
+	Request(ctx context.Context, requestID string) (*state.Request, error)
+	EditRequest(ctx context.Context, r *state.Request, change func(*state.Request) (bool, error)) error
+	DropRequest(ctx context.Context, r *state.Request) error
+	Line(ctx context.Context, appID, env string) (*state.Line, error)
+	EditLine(ctx context.Context, l *state.Line, change func(*state.Line) (bool, error)) error
+}
+
+// JobTracker records the jobs submit starts, so that the discovery sweep
+// leaves them alone; *state.Store implements it.
+type JobTracker interface {
+	TrackJob(ctx context.Context, m contract.TrackingMessage, source string) (started bool, err error)
+}
+
 // Clients are the services a Submitter talks to.
 type Clients struct {
 	AdminAPI CallFunc
 	SQS      MessageSender
-	DynamoDB StateTable
-	// Tracked, when set, records each job submit starts tracking, so the
-	// discovery sweep leaves it alone.
-	Tracked *tracked.Store
+	State    Store
+	// Tracked, when set, records each job submit starts tracking.
+	Tracked JobTracker
 }
 
 // Result is the answer to a job request (the direct invocation's response).
@@ -72,8 +83,8 @@ type Submitter struct {
 	cfg     Config
 	call    CallFunc
 	sqs     MessageSender
-	state   *store
-	tracked *tracked.Store
+	store   Store
+	tracked JobTracker
 	now     func() time.Time
 	log     *slog.Logger
 	allowed map[string]bool
@@ -84,8 +95,8 @@ func New(cfg Config, c Clients, now func() time.Time, log *slog.Logger) (*Submit
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	if c.AdminAPI == nil || c.SQS == nil || c.DynamoDB == nil {
-		return nil, errors.New("submit: the Admin API, SQS and DynamoDB clients are required")
+	if c.AdminAPI == nil || c.SQS == nil || c.State == nil {
+		return nil, errors.New("submit: the Admin API, SQS and state table clients are required")
 	}
 	if now == nil {
 		now = time.Now
@@ -96,8 +107,7 @@ func New(cfg Config, c Clients, now func() time.Time, log *slog.Logger) (*Submit
 	if cfg.MaxLine == 0 {
 		cfg.MaxLine = DefaultMaxLine
 	}
-	s := &Submitter{cfg: cfg, call: c.AdminAPI, sqs: c.SQS, state: &store{db: c.DynamoDB, table: cfg.StateTable},
-		tracked: c.Tracked, now: now, log: log}
+	s := &Submitter{cfg: cfg, call: c.AdminAPI, sqs: c.SQS, store: c.State, tracked: c.Tracked, now: now, log: log}
 	if len(cfg.AllowedAppIDs) > 0 {
 		s.allowed = make(map[string]bool, len(cfg.AllowedAppIDs))
 		for _, id := range cfg.AllowedAppIDs {
@@ -107,11 +117,8 @@ func New(cfg Config, c Clients, now func() time.Time, log *slog.Logger) (*Submit
 	return s, nil
 }
 
-// Tuning of the state machine.
+// Tuning of a request's life.
 const (
-	// maxAttempts bounds the retries of a conditional write that lost to
-	// a concurrent writer; pause spaces them.
-	maxAttempts = 10
 	// lockLease is the longest an invocation holds a request while it
 	// calls the Admin API (the longest a Lambda function runs); the lease
 	// ends earlier with the invocation's deadline.
@@ -125,22 +132,12 @@ const (
 	wakeGrace = 2 * time.Minute
 )
 
-// request is a validated job request.
-type request struct {
-	id          string
-	op          *amplify.Operation
-	input       any
-	inputJSON   string // compact, as received
-	appID, env  string
-	fingerprint string
-}
-
-// Submit runs one job request: it starts the job and sends its tracking
-// message, or, when the environment is busy or others wait for it, puts
-// the request in the environment's line. A request id seen before is
-// answered from its record. Errors are *InvalidRequestError,
-// *RefusedError, *InProgressError, *CallError, or a failure of SQS or
-// DynamoDB.
+// Submit runs one job request, top down: it validates the request, takes
+// its record, then starts the job (and sends its tracking message) or,
+// when the environment is busy or others wait for it, puts the request in
+// the environment's line. A request id seen before is answered from its
+// record. Errors are *InvalidRequestError, *RefusedError,
+// *InProgressError, *CallError, or a failure of SQS or DynamoDB.
 func (s *Submitter) Submit(ctx context.Context, jr contract.JobRequest) (Result, error) {
 	if jr.RequestID == "" {
 		jr.RequestID = newID()
@@ -153,7 +150,7 @@ func (s *Submitter) Submit(ctx context.Context, jr contract.JobRequest) (Result,
 	ctx = logging.With(ctx, append(logging.Job(r.appID, r.env, ""),
 		slog.String("jobRequestId", r.id), slog.String("operation", r.op.Name))...)
 	s.log.InfoContext(ctx, "job request received")
-	res, err := s.submitFresh(ctx, r)
+	res, err := s.process(ctx, r)
 	if err != nil {
 		level := slog.LevelError
 		var refused *RefusedError
@@ -167,98 +164,267 @@ func (s *Submitter) Submit(ctx context.Context, jr contract.JobRequest) (Result,
 	return res, nil
 }
 
-// Check validates a job request as submit does before calling the
-// service — known operation, one that starts a job jobwatch can watch, a
-// well-formed input — without the deployment's ALLOWED_APP_IDS; the CLI
-// uses it to refuse a bad request before it is sent.
-func Check(jr contract.JobRequest) error {
-	_, err := parse(jr)
-	return err
+// process takes the request's record and goes on from where its record
+// says the request is.
+func (s *Submitter) process(ctx context.Context, r *request) (Result, error) {
+	rec, repeated, err := s.record(ctx, r)
+	switch {
+	case err != nil:
+		return Result{}, err
+	case repeated:
+		s.log.InfoContext(ctx, "repeated job request answered from its record", "jobId", rec.JobID, "status", rec.Status)
+		return resultOf(rec), nil
+	case rec.State == state.Started: // started before, but the tracking message was not sent
+		if err := s.track(ctx, rec); err != nil {
+			return Result{}, err
+		}
+		return resultOf(rec), nil
+	}
+	line, err := s.store.Line(ctx, r.appID, r.env)
+	if err != nil {
+		s.release(ctx, rec)
+		return Result{}, err
+	}
+	if len(line.Entries) > 0 {
+		return s.join(ctx, r, rec, line, "others wait for the environment")
+	}
+	out, err := s.start(ctx, rec, r.op, r.input)
+	switch {
+	case err == nil:
+		if err := s.started(ctx, rec, out); err != nil {
+			return Result{}, err
+		}
+		return resultOf(rec), nil
+	case isBusy(err):
+		return s.join(ctx, r, rec, line, "a job is pending on the environment")
+	}
+	s.release(ctx, rec)
+	return Result{}, err
 }
 
-func (s *Submitter) validate(jr contract.JobRequest) (*request, error) {
-	r, err := parse(jr)
-	if err != nil {
-		return nil, err
+// record takes the request's record for this invocation: it creates it
+// (received), or takes over one whose holder is gone. repeated says the
+// request reached a state a repeated request is answered from (waiting,
+// or done); then rec is that record.
+func (s *Submitter) record(ctx context.Context, r *request) (rec *state.Request, repeated bool, err error) {
+	now, token, until := s.now(), newID(), s.leaseUntil(ctx)
+	fresh := state.NewRequest(r.id)
+	fresh.Fingerprint, fresh.Operation, fresh.AppID, fresh.BackendEnvironmentName = r.fingerprint, r.op.Name, r.appID, r.env
+	fresh.ArrivedAt, fresh.ExpiresAt = now.UTC(), s.expiry(now)
+	fresh.Lease(token, until)
+	rec = state.NewRequest(r.id)
+	err = s.store.EditRequest(ctx, rec, func(cur *state.Request) (bool, error) {
+		repeated = false
+		switch {
+		case !cur.Exists():
+			*cur = *fresh
+			return true, nil
+		case cur.LockToken == token: // our write landed although it was reported lost
+			return false, nil
+		case cur.Fingerprint != r.fingerprint:
+			return false, &RefusedError{RequestID: r.id, Operation: r.op.Name, Reason: fmt.Sprintf(
+				"requestId %q was already used for another request (%s on app %s environment %s); use a new requestId",
+				r.id, cur.Operation, cur.AppID, cur.BackendEnvironmentName)}
+		case cur.Done() || cur.State == state.Waiting:
+			repeated = true
+			return false, nil
+		case cur.Leased(s.now()):
+			return false, &InProgressError{RequestID: r.id}
+		}
+		cur.Lease(token, until) // received, starting or started but untracked, and its holder is gone: take over
+		return true, nil
+	})
+	if errors.Is(err, state.ErrConflict) {
+		return nil, false, &InProgressError{RequestID: r.id}
 	}
-	if s.allowed != nil && !s.allowed[r.appID] {
-		return nil, &RefusedError{RequestID: jr.RequestID, Operation: r.op.Name,
-			Reason: fmt.Sprintf("app id %q is not in ALLOWED_APP_IDS", r.appID)}
-	}
-	return r, nil
+	return rec, repeated, err
 }
 
-func parse(jr contract.JobRequest) (*request, error) {
-	op, err := amplify.LookupOperation(jr.Operation)
+// start calls the operation for a request this invocation holds, after
+// recording that it is starting (with the time), so that an answer lost
+// with a crash can be looked for. A failed call is a *CallError.
+func (s *Submitter) start(ctx context.Context, rec *state.Request, op *amplify.Operation, input any) (any, error) {
+	now := s.now().UTC()
+	if err := s.update(ctx, rec, func(x *state.Request) error {
+		x.StartingAt = &now
+		return x.To(state.Starting)
+	}); err != nil {
+		return nil, fmt.Errorf("record that %s is starting: %w", rec.ID(), err)
+	}
+	out, err := s.call(ctx, op, input)
 	if err != nil {
-		return nil, &InvalidRequestError{RequestID: jr.RequestID, Err: err}
+		return nil, &CallError{RequestID: rec.ID(), Operation: op.Name, AppID: rec.AppID,
+			BackendEnvironmentName: rec.BackendEnvironmentName, Err: err}
 	}
-	if !op.StartsJob {
-		return nil, &RefusedError{RequestID: jr.RequestID, Operation: op.Name, Reason: fmt.Sprintf(
-			"%s starts no backend job, so there is nothing for jobwatch to watch; call it directly (jobwatch call %s)",
-			op.Name, op.Name)}
+	return out, nil
+}
+
+// started records the job an operation started and sends its tracking
+// message.
+func (s *Submitter) started(ctx context.Context, rec *state.Request, out any) error {
+	jobID, _ := member(out, "JobId")
+	status, _ := member(out, "Status")
+	now := s.now().UTC()
+	if jobID == "" {
+		err := fmt.Errorf("%s answered without a JobId: there is no job to watch", rec.Operation)
+		_ = s.update(ctx, rec, func(x *state.Request) error {
+			x.Status, x.Error = contract.StatusFailed, err.Error()
+			x.Unlease()
+			return x.To(state.Failed)
+		})
+		return err
 	}
-	if _, ok := member(op.NewInput(), "BackendEnvironmentName"); !ok {
-		return nil, &RefusedError{RequestID: jr.RequestID, Operation: op.Name, Reason: fmt.Sprintf(
-			"%s starts an app-wide job that belongs to no backend environment; jobwatch follows a job with "+
-				"GetBackendJob, which needs one, and lines requests up per environment, so it cannot watch "+
-				"this job; call it directly (jobwatch call %s)", op.Name, op.Name)}
+	if err := s.update(ctx, rec, func(x *state.Request) error {
+		x.JobID, x.Status, x.SubmittedAt, x.Tracked = jobID, status, &now, false
+		return x.To(state.Started)
+	}); err != nil {
+		return fmt.Errorf("record job %s: %w", jobID, err)
 	}
-	in, err := op.DecodeInput(jr.Input)
+	return s.track(ctx, rec)
+}
+
+// join puts a request at the back of its environment's line and makes sure
+// a wake-up will look at the line.
+func (s *Submitter) join(ctx context.Context, r *request, rec *state.Request, line *state.Line, reason string) (Result, error) {
+	entry := state.LineEntry{RequestID: r.id, Request: state.WaitingRequest{Operation: r.op.Name, Input: r.inputJSON},
+		ArrivedAt: rec.ArrivedAt, Deadline: rec.ArrivedAt.Add(s.cfg.WaitDeadline)}
+	err := s.store.EditLine(ctx, line, func(l *state.Line) (bool, error) {
+		switch {
+		case l.Position(r.id) >= 0:
+			return false, nil // in line already: an earlier attempt joined
+		case len(l.Entries) >= s.cfg.MaxLine:
+			return false, &RefusedError{RequestID: r.id, Operation: r.op.Name, Reason: fmt.Sprintf(
+				"%d requests already wait for app %s environment %s, the most a line holds; try again later",
+				len(l.Entries), r.appID, r.env)}
+		}
+		l.Entries = append(l.Entries, entry)
+		if !l.Fits() {
+			return false, &RefusedError{RequestID: r.id, Operation: r.op.Name, Reason: fmt.Sprintf(
+				"the requests waiting for app %s environment %s already fill the line's %d KB; try again later",
+				r.appID, r.env, state.MaxLineBytes/1024)}
+		}
+		return true, nil
+	})
 	if err != nil {
-		return nil, &InvalidRequestError{RequestID: jr.RequestID, Err: err}
+		s.release(ctx, rec)
+		if errors.Is(err, state.ErrConflict) {
+			err = fmt.Errorf("join the line of app %s environment %s: %w", r.appID, r.env, err)
+		}
+		return Result{}, err
 	}
-	appID, _ := member(in, "AppId")
-	env, _ := member(in, "BackendEnvironmentName")
-	for _, m := range []struct{ name, value string }{{"AppId", appID}, {"BackendEnvironmentName", env}} {
-		if m.value == "" {
-			return nil, &InvalidRequestError{RequestID: jr.RequestID,
-				Err: fmt.Errorf("%s input: member %s must not be empty", op.Name, m.name)}
+	if err := s.scheduleLook(ctx, line, ""); err != nil {
+		// The request is in the line but nothing may come to look at it:
+		// fail, so that the retry (which finds it in the line) schedules.
+		s.unlock(ctx, rec)
+		return Result{}, err
+	}
+	if err := s.backInLine(ctx, rec); err != nil {
+		return Result{}, err
+	}
+	s.log.InfoContext(ctx, "environment busy: the request waits in line",
+		"reason", reason, "position", line.Position(r.id)+1, "status", rec.Status)
+	return resultOf(rec), nil
+}
+
+// track sends the tracking message of a started request and notes it.
+func (s *Submitter) track(ctx context.Context, rec *state.Request) error {
+	ctx = logging.With(ctx, slog.String("jobId", rec.JobID))
+	submittedAt := rec.ArrivedAt // a started record has SubmittedAt; this guards an edited one
+	if rec.SubmittedAt != nil {
+		submittedAt = *rec.SubmittedAt
+	}
+	msg := contract.TrackingMessage{
+		Version:                contract.TrackingVersion,
+		AppID:                  rec.AppID,
+		BackendEnvironmentName: rec.BackendEnvironmentName,
+		JobID:                  rec.JobID,
+		Operation:              rec.Operation,
+		RequestID:              rec.ID(),
+		SubmittedAt:            submittedAt,
+		Deadline:               submittedAt.Add(s.cfg.Deadline),
+		LastStatus:             rec.Status,
+	}
+	if err := s.send(ctx, s.cfg.JobsQueueURL, msg, s.cfg.InitialPollDelay); err != nil {
+		s.unlock(ctx, rec)
+		return fmt.Errorf("send the tracking message of job %s: %w", rec.JobID, err)
+	}
+	if err := s.update(ctx, rec, func(x *state.Request) error { x.Tracked = true; x.Unlease(); return nil }); err != nil {
+		return fmt.Errorf("record that job %s is tracked: %w", rec.JobID, err)
+	}
+	if s.tracked != nil {
+		// After the tracking message: a job recorded but never sent would
+		// be skipped by the sweep and lost; one sent but not recorded is at
+		// worst tracked twice, and its notifications de-duplicated.
+		if _, err := s.tracked.TrackJob(ctx, msg, "submit"); err != nil {
+			s.log.WarnContext(ctx, "could not record the tracked job", "error", err.Error())
 		}
 	}
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, jr.Input); err != nil {
-		return nil, &InvalidRequestError{RequestID: jr.RequestID, Err: fmt.Errorf("%s input: %w", op.Name, err)}
-	}
-	sum := sha256.Sum256([]byte(op.Name + "\x00" + compact.String()))
-	return &request{id: jr.RequestID, op: op, input: in, inputJSON: compact.String(), appID: appID, env: env,
-		fingerprint: hex.EncodeToString(sum[:])}, nil
+	s.log.InfoContext(ctx, "job submitted", "status", rec.Status)
+	return nil
 }
 
-// member reads the string member name of a typed input or output (all
-// members are *string); ok is false when the shape has no such member.
-func member(v any, name string) (value string, ok bool) {
-	rv := reflect.Indirect(reflect.ValueOf(v))
-	if rv.Kind() != reflect.Struct {
-		return "", false
-	}
-	f := rv.FieldByName(name)
-	if !f.IsValid() {
-		return "", false
-	}
-	if f.Kind() == reflect.Pointer {
-		if f.IsNil() {
-			return "", true
+// update applies change to rec and writes it, applying change again to
+// the record as it is when another writer came first: for changes that
+// must land (a job was started, a message was sent).
+func (s *Submitter) update(ctx context.Context, rec *state.Request, change func(*state.Request) error) error {
+	return s.store.EditRequest(ctx, rec, func(x *state.Request) (bool, error) {
+		if err := change(x); err != nil {
+			return false, err
 		}
-		f = f.Elem()
-	}
-	if f.Kind() != reflect.String {
-		return "", false
-	}
-	return f.String(), true
+		x.ExpiresAt = s.expiry(s.now())
+		return true, nil
+	})
 }
 
-func (s *Submitter) newRecord(r *request, now time.Time) *requestRecord {
-	return &requestRecord{PK: requestKey(r.id), State: stateNew, Fingerprint: r.fingerprint,
-		Operation: r.op.Name, AppID: r.appID, BackendEnvironmentName: r.env, ArrivedAt: now.UTC(),
-		ExpiresAt: s.expiry(now)}
+// backInLine records that a request this invocation holds waits in its
+// line (a started call found the environment busy, or the request joined
+// it), and gives up the lease.
+func (s *Submitter) backInLine(ctx context.Context, rec *state.Request) error {
+	token := rec.LockToken
+	return s.update(ctx, rec, func(x *state.Request) error {
+		if x.LockToken == token {
+			x.Unlease()
+		}
+		if x.State == state.Received || x.State == state.Starting {
+			x.Status = StatusWaiting
+			return x.To(state.Waiting)
+		}
+		return nil
+	})
+}
+
+// unlock gives up this invocation's lease on rec after a failure.
+func (s *Submitter) unlock(ctx context.Context, rec *state.Request) {
+	token := rec.LockToken
+	err := s.update(ctx, rec, func(x *state.Request) error {
+		if x.LockToken == token {
+			x.Unlease()
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.WarnContext(ctx, "could not release the request's lease", "error", err.Error())
+	}
+}
+
+// release forgets a request that came to nothing before it had a job or
+// a place in line (refused, or its call failed), so that a retry starts
+// afresh.
+func (s *Submitter) release(ctx context.Context, rec *state.Request) {
+	if rec.State != state.Received && rec.State != state.Starting {
+		return
+	}
+	if err := s.store.DropRequest(ctx, rec); err != nil {
+		// The lease runs out on its own; a retry waits for it.
+		s.log.WarnContext(ctx, "could not release the request record", "error", err.Error())
+	}
 }
 
 func (s *Submitter) expiry(now time.Time) int64 {
 	return now.Add(s.cfg.WaitDeadline + recordTTL).Unix()
 }
 
-// leaseUntil is when a lock taken now ends: with the invocation, at the
+// leaseUntil is when a lease taken now ends: with the invocation, at the
 // latest after lockLease.
 func (s *Submitter) leaseUntil(ctx context.Context) time.Time {
 	d := lockLease
@@ -270,257 +436,9 @@ func (s *Submitter) leaseUntil(ctx context.Context) time.Time {
 	return s.now().Add(d)
 }
 
-func requestIDOf(rec *requestRecord) string { return strings.TrimPrefix(rec.PK, "req#") }
-
-func resultOf(rec *requestRecord) Result {
+func resultOf(rec *state.Request) Result {
 	return Result{JobID: rec.JobID, AppID: rec.AppID, BackendEnvironmentName: rec.BackendEnvironmentName,
-		Operation: rec.Operation, Status: rec.Status, RequestID: requestIDOf(rec)}
-}
-
-// submitFresh takes the request's record (creating it) and submits it, or
-// answers a repeated request from its record.
-func (s *Submitter) submitFresh(ctx context.Context, r *request) (Result, error) {
-	token := newID()
-	for attempt := range maxAttempts {
-		now := s.now()
-		rec, err := s.state.getRequest(ctx, r.id)
-		if err != nil {
-			return Result{}, err
-		}
-		held := false
-		switch {
-		case rec == nil:
-			rec = s.newRecord(r, now)
-		case rec.LockToken == token:
-			// Our write landed although it was reported lost (the SDK
-			// retried it and the retry found the condition false).
-			held = true
-		default:
-			if rec.Fingerprint != r.fingerprint {
-				return Result{}, &RefusedError{RequestID: r.id, Operation: r.op.Name, Reason: fmt.Sprintf(
-					"requestId %q was already used for another request (%s on app %s environment %s); use a new requestId",
-					r.id, rec.Operation, rec.AppID, rec.BackendEnvironmentName)}
-			}
-			switch {
-			case rec.State == stateWaiting, rec.State == stateFailed, rec.State == stateTimedOut,
-				rec.State == stateSubmitted && rec.Tracked:
-				s.log.InfoContext(ctx, "repeated job request answered from its record", "jobId", rec.JobID, "status", rec.Status)
-				return resultOf(rec), nil
-			case rec.lockedAt(now):
-				return Result{}, &InProgressError{RequestID: r.id}
-			}
-			// new or submitted but untracked, and its holder is gone: take over.
-		}
-		if !held {
-			rec.lock(token, s.leaseUntil(ctx))
-			if err := s.state.putRequest(ctx, rec); errors.Is(err, errConflict) {
-				pause(ctx, attempt)
-				continue
-			} else if err != nil {
-				return Result{}, err
-			}
-		}
-		if rec.State == stateSubmitted {
-			if err := s.track(ctx, rec); err != nil {
-				return Result{}, err
-			}
-			return resultOf(rec), nil
-		}
-		return s.submitLocked(ctx, r, rec)
-	}
-	return Result{}, &InProgressError{RequestID: r.id}
-}
-
-// submitLocked submits a new request whose record this invocation holds.
-func (s *Submitter) submitLocked(ctx context.Context, r *request, rec *requestRecord) (Result, error) {
-	line, err := s.state.getLine(ctx, r.appID, r.env)
-	if err != nil {
-		s.release(ctx, rec)
-		return Result{}, err
-	}
-	if len(line.Entries) > 0 {
-		return s.join(ctx, r, rec, line, "others wait for the environment")
-	}
-	out, err := s.call(ctx, r.op, r.input)
-	if err != nil {
-		if isBusy(err) {
-			return s.join(ctx, r, rec, line, "a job is pending on the environment")
-		}
-		s.release(ctx, rec)
-		return Result{}, &CallError{RequestID: r.id, Operation: r.op.Name, AppID: r.appID, BackendEnvironmentName: r.env, Err: err}
-	}
-	if err := s.started(ctx, rec, out); err != nil {
-		return Result{}, err
-	}
-	return resultOf(rec), nil
-}
-
-// release forgets a new request that came to nothing (refused, failed), so
-// that a retry starts afresh.
-func (s *Submitter) release(ctx context.Context, rec *requestRecord) {
-	if rec.State != stateNew {
-		return
-	}
-	if err := s.state.deleteRequest(ctx, rec); err != nil {
-		// The lease runs out on its own; a retry waits for it.
-		s.log.WarnContext(ctx, "could not release the request record", "error", err.Error())
-	}
-}
-
-// join puts a request at the back of its environment's line and makes sure
-// a wake-up will look at the line.
-func (s *Submitter) join(ctx context.Context, r *request, rec *requestRecord, line *lineItem, reason string) (Result, error) {
-	entry := lineEntry{RequestID: r.id, Request: waitingRequest{Operation: r.op.Name, Input: r.inputJSON},
-		ArrivedAt: rec.ArrivedAt, Deadline: rec.ArrivedAt.Add(s.cfg.WaitDeadline)}
-	for attempt := 0; line.position(r.id) < 0; attempt++ {
-		if attempt == maxAttempts {
-			s.release(ctx, rec)
-			return Result{}, fmt.Errorf("join the line of app %s environment %s: %w", r.appID, r.env, errConflict)
-		}
-		if len(line.Entries) >= s.cfg.MaxLine {
-			s.release(ctx, rec)
-			return Result{}, &RefusedError{RequestID: r.id, Operation: r.op.Name, Reason: fmt.Sprintf(
-				"%d requests already wait for app %s environment %s, the most a line holds; try again later",
-				len(line.Entries), r.appID, r.env)}
-		}
-		line.Entries = append(line.Entries, entry)
-		if line.size() > maxLineBytes {
-			s.release(ctx, rec)
-			return Result{}, &RefusedError{RequestID: r.id, Operation: r.op.Name, Reason: fmt.Sprintf(
-				"the requests waiting for app %s environment %s already fill the line's %d KB; try again later",
-				r.appID, r.env, maxLineBytes/1024)}
-		}
-		err := s.state.putLine(ctx, line, s.now())
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, errConflict) {
-			s.release(ctx, rec)
-			return Result{}, err
-		}
-		pause(ctx, attempt)
-		if line, err = s.state.getLine(ctx, r.appID, r.env); err != nil {
-			s.release(ctx, rec)
-			return Result{}, err
-		}
-	}
-	if err := s.scheduleLook(ctx, line, ""); err != nil {
-		// The request is in the line but nothing may come to look at it:
-		// fail, so that the retry (which finds it in the line) schedules.
-		s.unlock(ctx, rec)
-		return Result{}, err
-	}
-	token := rec.LockToken
-	if err := s.update(ctx, rec, func(x *requestRecord) {
-		if x.State == stateNew {
-			x.State, x.Status = stateWaiting, StatusWaiting
-		}
-		if x.LockToken == token {
-			x.unlock()
-		}
-	}); err != nil {
-		return Result{}, err
-	}
-	s.log.InfoContext(ctx, "environment busy: the request waits in line",
-		"reason", reason, "position", line.position(r.id)+1, "status", rec.Status)
-	return resultOf(rec), nil
-}
-
-// update applies change to rec and writes it, reading the record again
-// and reapplying change when another writer came first: for changes that
-// must land (a job was started, a message was sent).
-func (s *Submitter) update(ctx context.Context, rec *requestRecord, change func(*requestRecord)) error {
-	for attempt := range maxAttempts {
-		change(rec)
-		rec.ExpiresAt = s.expiry(s.now())
-		err := s.state.putRequest(ctx, rec)
-		if !errors.Is(err, errConflict) {
-			return err
-		}
-		pause(ctx, attempt)
-		cur, err := s.state.getRequest(ctx, requestIDOf(rec))
-		if err != nil {
-			return err
-		}
-		if cur == nil {
-			rec.Rev = 0 // deleted meanwhile: write it anew
-			continue
-		}
-		*rec = *cur
-	}
-	return fmt.Errorf("update %s: %w", rec.PK, errConflict)
-}
-
-// unlock gives up this invocation's lease on rec after a failure.
-func (s *Submitter) unlock(ctx context.Context, rec *requestRecord) {
-	token := rec.LockToken
-	err := s.update(ctx, rec, func(x *requestRecord) {
-		if x.LockToken == token {
-			x.unlock()
-		}
-	})
-	if err != nil {
-		s.log.WarnContext(ctx, "could not release the request's lease", "error", err.Error())
-	}
-}
-
-// started records the job an operation started and sends its tracking
-// message.
-func (s *Submitter) started(ctx context.Context, rec *requestRecord, out any) error {
-	jobID, _ := member(out, "JobId")
-	status, _ := member(out, "Status")
-	now := s.now().UTC()
-	if jobID == "" {
-		err := fmt.Errorf("%s answered without a JobId: there is no job to watch", rec.Operation)
-		_ = s.update(ctx, rec, func(x *requestRecord) {
-			x.State, x.Status, x.Error = stateFailed, contract.StatusFailed, err.Error()
-			x.unlock()
-		})
-		return err
-	}
-	if err := s.update(ctx, rec, func(x *requestRecord) {
-		x.State, x.JobID, x.Status, x.SubmittedAt, x.Tracked = stateSubmitted, jobID, status, &now, false
-	}); err != nil {
-		return fmt.Errorf("record job %s: %w", jobID, err)
-	}
-	return s.track(ctx, rec)
-}
-
-// track sends the tracking message of a submitted request and notes it.
-func (s *Submitter) track(ctx context.Context, rec *requestRecord) error {
-	ctx = logging.With(ctx, slog.String("jobId", rec.JobID))
-	submittedAt := rec.ArrivedAt // a submitted record has SubmittedAt; this guards an edited one
-	if rec.SubmittedAt != nil {
-		submittedAt = *rec.SubmittedAt
-	}
-	msg := contract.TrackingMessage{
-		Version:                contract.TrackingVersion,
-		AppID:                  rec.AppID,
-		BackendEnvironmentName: rec.BackendEnvironmentName,
-		JobID:                  rec.JobID,
-		Operation:              rec.Operation,
-		RequestID:              requestIDOf(rec),
-		SubmittedAt:            submittedAt,
-		Deadline:               submittedAt.Add(s.cfg.Deadline),
-		LastStatus:             rec.Status,
-	}
-	if err := s.send(ctx, s.cfg.JobsQueueURL, msg, s.cfg.InitialPollDelay); err != nil {
-		s.unlock(ctx, rec)
-		return fmt.Errorf("send the tracking message of job %s: %w", rec.JobID, err)
-	}
-	if err := s.update(ctx, rec, func(x *requestRecord) { x.Tracked = true; x.unlock() }); err != nil {
-		return fmt.Errorf("record that job %s is tracked: %w", rec.JobID, err)
-	}
-	if s.tracked != nil {
-		// After the tracking message: a job recorded but never sent would
-		// be skipped by the sweep and lost; one sent but not recorded is at
-		// worst tracked twice, and its notifications de-duplicated.
-		if _, err := s.tracked.Start(ctx, msg, "submit"); err != nil {
-			s.log.WarnContext(ctx, "could not record the tracked job", "error", err.Error())
-		}
-	}
-	s.log.InfoContext(ctx, "job submitted", "status", rec.Status)
-	return nil
+		Operation: rec.Operation, Status: rec.Status, RequestID: rec.ID()}
 }
 
 // send writes v as JSON to a queue.

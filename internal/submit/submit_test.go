@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/jobwatch/jobwatch/internal/contract"
+	"github.com/jobwatch/jobwatch/internal/state"
 )
 
 // A free environment: the job starts, poll gets a tracking message and
@@ -35,7 +36,7 @@ func TestSubmitStartsJob(t *testing.T) {
 		t.Errorf("tracking message = %+v\nwant %+v", g, want)
 	}
 	rec := h.record("r-start")
-	if rec == nil || rec.State != stateSubmitted || rec.JobID != res.JobID || !rec.Tracked || rec.LockToken != "" {
+	if rec == nil || rec.State != state.Started || rec.JobID != res.JobID || !rec.Tracked || rec.LockToken != "" {
 		t.Errorf("record = %+v, want submitted, tracked, unlocked, job %s", rec, res.JobID)
 	}
 	if rec != nil && rec.ExpiresAt != testStart.Add(6*time.Hour+recordTTL).Unix() {

@@ -19,7 +19,7 @@ import (
 	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/logging"
 	"github.com/jobwatch/jobwatch/internal/settings"
-	"github.com/jobwatch/jobwatch/internal/tracked"
+	"github.com/jobwatch/jobwatch/internal/state"
 )
 
 // API is the part of the Admin API the sweep uses.
@@ -31,6 +31,13 @@ type API interface {
 // Sender sends tracking messages; *sqs.Client satisfies it.
 type Sender interface {
 	SendMessage(context.Context, *sqs.SendMessageInput, ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+}
+
+// Tracker claims the jobs the sweep discovers in the state table, so that
+// each is tracked once; *state.Store implements it.
+type Tracker interface {
+	TrackJob(ctx context.Context, m contract.TrackingMessage, source string) (started bool, err error)
+	ForgetJob(ctx context.Context, k state.JobKey) error
 }
 
 // Config configures a Sweeper.
@@ -82,13 +89,13 @@ type Sweeper struct {
 	cfg     Config
 	api     API
 	sqs     Sender
-	tracked *tracked.Store
+	tracked Tracker
 	now     func() time.Time
 	log     *slog.Logger
 }
 
 // New returns a Sweeper; now is the clock (time.Now in production).
-func New(cfg Config, api API, sender Sender, store *tracked.Store, now func() time.Time, log *slog.Logger) *Sweeper {
+func New(cfg Config, api API, sender Sender, store Tracker, now func() time.Time, log *slog.Logger) *Sweeper {
 	if now == nil {
 		now = time.Now
 	}
@@ -192,14 +199,14 @@ func (s *Sweeper) track(ctx context.Context, app, env string, jobID, operation, 
 		m.Deadline = now.Add(time.Minute)
 	}
 	jctx := logging.With(ctx, logging.Job(app, env, m.JobID)...)
-	started, err := s.tracked.Start(jctx, m, "sweep")
+	started, err := s.tracked.TrackJob(jctx, m, "sweep")
 	if err != nil || !started {
 		return false, err
 	}
 	body, _ := json.Marshal(m) // plain struct: cannot fail
 	if _, err := s.sqs.SendMessage(jctx, &sqs.SendMessageInput{QueueUrl: aws.String(s.cfg.JobsQueueURL),
 		MessageBody: aws.String(string(body)), DelaySeconds: int32(s.cfg.InitialPollDelay / time.Second)}); err != nil {
-		if ferr := s.tracked.Forget(jctx, tracked.KeyOf(m)); ferr != nil {
+		if ferr := s.tracked.ForgetJob(jctx, state.JobKeyOf(m)); ferr != nil {
 			s.log.WarnContext(jctx, "could not drop the claim of an untracked job", "error", ferr.Error())
 		}
 		return false, fmt.Errorf("send the tracking message of job %s: %w", m.JobID, err)

@@ -16,8 +16,8 @@ import (
 	"github.com/jobwatch/jobwatch/internal/dev/emulator"
 	"github.com/jobwatch/jobwatch/internal/dev/testenv"
 	"github.com/jobwatch/jobwatch/internal/settings"
+	"github.com/jobwatch/jobwatch/internal/state"
 	"github.com/jobwatch/jobwatch/internal/sweep"
-	"github.com/jobwatch/jobwatch/internal/tracked"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -48,9 +48,9 @@ func TestSweep(t *testing.T) {
 	}
 
 	db, table := testenv.Table(t, "state")
-	store := &tracked.Store{Client: db, Table: table}
+	store := state.New(db, table, state.Options{})
 	// The staging job is jobwatch's own: submit already tracks it.
-	if _, err := store.Start(ctx, contract.TrackingMessage{Version: 1, AppID: "d1abc23", BackendEnvironmentName: "staging", JobID: jobs[1],
+	if _, err := store.TrackJob(ctx, contract.TrackingMessage{Version: 1, AppID: "d1abc23", BackendEnvironmentName: "staging", JobID: jobs[1],
 		Operation: "CloneBackend", SubmittedAt: time.Now(), Deadline: time.Now().Add(time.Hour)}, "submit"); err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestSweep(t *testing.T) {
 	if res, err := s.Sweep(ctx); err != nil || res.Started != 0 {
 		t.Errorf("second sweep = %+v, %v; want nothing new", res, err)
 	}
-	running, _ := store.Running(ctx, "d1abc23", "dev")
+	running, _ := store.RunningJobs(ctx, "d1abc23", "dev")
 	if !slices.Equal(running, []string{jobs[0]}) {
 		t.Errorf("running on dev = %v", running)
 	}

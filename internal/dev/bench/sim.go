@@ -12,10 +12,11 @@ import (
 
 	"github.com/jobwatch/jobwatch/internal/amplify"
 	"github.com/jobwatch/jobwatch/internal/contract"
+	"github.com/jobwatch/jobwatch/internal/dev/ddbmem"
 	"github.com/jobwatch/jobwatch/internal/dev/emulator"
 	"github.com/jobwatch/jobwatch/internal/poll"
 	"github.com/jobwatch/jobwatch/internal/schedule"
-	"github.com/jobwatch/jobwatch/internal/tracked"
+	"github.com/jobwatch/jobwatch/internal/state"
 )
 
 // epoch is where the virtual clock starts.
@@ -149,7 +150,7 @@ type sim struct {
 	hinter Hinter
 	// tracked records the jobs, as submit and poll do when deployed with
 	// the state table; set for the hinted policy, whose hint path needs it.
-	tracked *tracked.Store
+	tracked *state.Store
 	events  eventHeap
 	seq     uint64
 	state   []jobState
@@ -187,15 +188,18 @@ func newSim(ctx context.Context, w Workload, reqs []request, policy schedule.Pol
 		return ok && s.state[i].ended
 	}}
 	s.queues = newQueueService(s)
-	if s.hints {
-		s.tracked = &tracked.Store{Client: newMemTable(), Table: "state", Now: s.clock.Now}
-	}
-	s.poller = poll.New(poll.Config{
-		Tracked:      s.tracked,
+	cfg := poll.Config{
 		JobsQueueURL: queueURL(jobsQueue), CompletionsQueueURL: queueURL(completionsQueue), WaitingQueueURL: queueURL(waitingQueue),
 		NotFoundGrace: w.NotFoundGrace, NotFoundRetry: 5 * time.Second, StillRunningAfter: w.StillRunningAfter, Policy: policy,
 		Now: s.clock.Now, Logger: slog.New(slog.DiscardHandler),
-	}, s.api, s.queues)
+	}
+	if s.hints {
+		// The state store over a table in memory, as submit and poll use it
+		// when deployed with the state table.
+		s.tracked = state.New(ddbmem.New("pk"), "state", state.Options{Now: s.clock.Now})
+		cfg.Tracked = s.tracked
+	}
+	s.poller = poll.New(cfg, s.api, s.queues)
 	if hints != nil {
 		s.hinter = hints(Deployment{Poller: s.poller})
 	}
@@ -334,7 +338,7 @@ func (s *sim) start(r *request) bool {
 	body, _ := json.Marshal(msg) // plain struct: cannot fail
 	s.queues.send(jobsQueue, string(body), s.w.InitialPollDelay)
 	if s.tracked != nil {
-		if _, err := s.tracked.Start(s.ctx, msg, "submit"); err != nil {
+		if _, err := s.tracked.TrackJob(s.ctx, msg, "submit"); err != nil {
 			panic(fmt.Sprintf("bench: record a tracked job: %v", err))
 		}
 	}

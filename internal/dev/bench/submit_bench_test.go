@@ -9,18 +9,20 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/jobwatch/jobwatch/internal/amplify"
 	"github.com/jobwatch/jobwatch/internal/contract"
+	"github.com/jobwatch/jobwatch/internal/dev/ddbmem"
+	"github.com/jobwatch/jobwatch/internal/state"
 	"github.com/jobwatch/jobwatch/internal/submit"
 )
 
 // The submit function's per-message cost, with in-process fakes for the
-// Admin API, SQS and the state table. (It lives here because the submit
-// package is another engineer's; the other functions' benchmarks are
-// internal/poll's and internal/notify's bench_test.go.)
+// Admin API and SQS, and the state store over an in-memory table (ddbmem).
+// (It lives here because the submit package is another engineer's; the
+// other functions' benchmarks are internal/poll's and internal/notify's
+// bench_test.go.)
 
 // nopSQS accepts every message.
 type nopSQS struct{}
@@ -38,7 +40,7 @@ func newBenchSubmitter(b *testing.B) *submit.Submitter {
 		JobsQueueURL: "https://sqs.us-east-1.amazonaws.com/123456789012/jobs", WaitingQueueURL: "https://sqs.us-east-1.amazonaws.com/123456789012/waiting",
 		CompletionsQueueURL: "https://sqs.us-east-1.amazonaws.com/123456789012/completions", StateTable: "jobwatch-state",
 		Deadline: 6 * time.Hour, WaitDeadline: 6 * time.Hour, InitialPollDelay: 10 * time.Second, WaitRetryDelay: 30 * time.Second,
-	}, submit.Clients{AdminAPI: started, SQS: nopSQS{}, DynamoDB: &memTable{items: map[string]map[string]ddbtypes.AttributeValue{}}},
+	}, submit.Clients{AdminAPI: started, SQS: nopSQS{}, State: state.New(ddbmem.New("pk"), "jobwatch-state", state.Options{})},
 		time.Now, slog.New(slog.DiscardHandler))
 	if err != nil {
 		b.Fatal(err)

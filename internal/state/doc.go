@@ -1,0 +1,31 @@
+// Package state is the one owner of jobwatch's DynamoDB state table: every
+// read and conditional write of it goes through a Store, and every kind of
+// item is a typed Go value.
+//
+// The table has one string partition key, pk, and a TTL attribute,
+// expiresAt (epoch seconds). Its key families:
+//
+//   - req#<requestId>: a Request, what became of a job request, so that a
+//     repeated request is answered from it (see RequestState for its life);
+//   - line#<appId>#<env>: a Line, the requests waiting for an environment
+//     in arrival order, and the wake-up scheduled for it;
+//   - job#<appId>#<env>#<jobId>: a job jobwatch tracks (state, source,
+//     polls, first and last seen, its tracking message);
+//   - env#<appId>#<env>: the set of an environment's jobs still running;
+//   - evt#<eventKey>#<sink>: a claim on delivering one status change to
+//     one sink (the idempotency record of Powertools for AWS Lambda).
+//
+// Requests and lines are written with optimistic concurrency: each write
+// is conditional on the revision that was read, and one helper (edit)
+// runs every read-modify-write loop. A failed condition returns the item
+// as it is (ReturnValuesOnConditionCheckFailure ALL_OLD), so a lost race
+// costs no second read. Conditions, updates and projections are built
+// with feature/dynamodb/expression, items encoded with attributevalue.
+//
+// Each function's IAM policy grants only the DynamoDB actions its part of
+// the store uses: submit requests and lines (GetItem, PutItem, DeleteItem)
+// and starts tracking (PutItem, UpdateItem); poll reads tracked jobs and
+// records their ends (GetItem, BatchGetItem, UpdateItem); the sweep starts
+// and forgets them (PutItem, UpdateItem, DeleteItem); notify claims
+// deliveries (PutItem, DeleteItem).
+package state

@@ -1,0 +1,210 @@
+package state
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/jobwatch/jobwatch/internal/contract"
+)
+
+// The states of a tracked job.
+const (
+	JobTracking = "TRACKING"
+	JobDone     = "DONE"
+)
+
+// JobKey names one job.
+type JobKey struct{ AppID, Env, JobID string }
+
+func (k JobKey) pk() string { return "job#" + k.AppID + "#" + k.Env + "#" + k.JobID }
+
+// JobKeyOf is the key of the job a tracking message follows.
+func JobKeyOf(m contract.TrackingMessage) JobKey {
+	return JobKey{AppID: m.AppID, Env: m.BackendEnvironmentName, JobID: m.JobID}
+}
+
+func runningKey(appID, env string) string { return "env#" + appID + "#" + env }
+
+// trackedJob is the item job#<appId>#<env>#<jobId>: a job jobwatch
+// follows. The discovery sweep starts tracking only jobs that have none;
+// poll drops the tracking messages of a job recorded DONE.
+type trackedJob struct {
+	PK string `dynamodbav:"pk"`
+	// State is JobTracking, then JobDone.
+	State string `dynamodbav:"state"`
+	// Source is who started tracking it: "submit" or "sweep".
+	Source    string    `dynamodbav:"source"`
+	Operation string    `dynamodbav:"operation"`
+	FirstSeen time.Time `dynamodbav:"firstSeen"`
+	LastSeen  time.Time `dynamodbav:"lastSeen"`
+	Polls     int       `dynamodbav:"polls"`
+	// Tracking is the job's tracking message (JSON), so that a push hint
+	// can settle the job without its own message.
+	Tracking  string `dynamodbav:"tracking"`
+	Status    string `dynamodbav:"status,omitempty"`
+	ExpiresAt int64  `dynamodbav:"expiresAt"`
+}
+
+// runningJobs is the item env#<appId>#<env>: the set of the environment's
+// tracked jobs still running, for a push hint to look at.
+type runningJobs struct {
+	Jobs []string `dynamodbav:"jobs,stringset"`
+}
+
+func (s *Store) expires(from time.Time) int64 { return from.Add(s.o.Retention).Unix() }
+
+// TrackJob records that jobwatch tracks the job of m from now, unless it
+// already does: started is false when the job was tracked before (by
+// submit, or an earlier sweep). source says who starts it ("submit",
+// "sweep").
+func (s *Store) TrackJob(ctx context.Context, m contract.TrackingMessage, source string) (started bool, err error) {
+	k := JobKeyOf(m)
+	body, err := json.Marshal(m)
+	if err != nil {
+		return false, err
+	}
+	now := s.o.Now().UTC()
+	job := trackedJob{PK: k.pk(), State: JobTracking, Source: source, Operation: m.Operation,
+		FirstSeen: now, LastSeen: now, Tracking: string(body), ExpiresAt: s.expires(m.Deadline)}
+	err = s.put(ctx, job.PK, &job, revision(0), false)
+	if errors.As(err, new(*conflict)) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("record tracked job %s: %w", k.JobID, err)
+	}
+	return true, s.running(ctx, k, expression.Add)
+}
+
+// running adds a job to its environment's running jobs (expression.Add)
+// or takes it out (expression.Delete).
+func (s *Store) running(ctx context.Context, k JobKey, op func(expression.NameBuilder, expression.ValueBuilder) expression.UpdateBuilder) error {
+	jobs := expression.Value(&types.AttributeValueMemberSS{Value: []string{k.JobID}})
+	if err := s.update(ctx, runningKey(k.AppID, k.Env), op(expression.Name("jobs"), jobs)); err != nil {
+		return fmt.Errorf("update the running jobs of %s/%s: %w", k.AppID, k.Env, err)
+	}
+	return nil
+}
+
+// FinishJob records that k ended with status after polls lookups, and
+// takes it out of its environment's running jobs.
+func (s *Store) FinishJob(ctx context.Context, k JobKey, status string, polls int) error {
+	now := s.o.Now().UTC()
+	upd := expression.Set(expression.Name("state"), expression.Value(JobDone)).
+		Set(expression.Name("status"), expression.Value(status)).
+		Set(expression.Name("polls"), expression.Value(polls)).
+		Set(expression.Name("lastSeen"), expression.Value(now)).
+		Set(expression.Name("expiresAt"), expression.Value(s.expires(now)))
+	if err := s.update(ctx, k.pk(), upd); err != nil {
+		return fmt.Errorf("record the end of job %s: %w", k.JobID, err)
+	}
+	return s.running(ctx, k, expression.Delete)
+}
+
+// ForgetJob removes the record of a job whose tracking could not start
+// (its tracking message was not sent), so that the next sweep tries again.
+func (s *Store) ForgetJob(ctx context.Context, k JobKey) error {
+	if err := s.delete(ctx, k.pk(), nil); err != nil {
+		return fmt.Errorf("forget job %s: %w", k.JobID, err)
+	}
+	return s.running(ctx, k, expression.Delete)
+}
+
+// RunningJobs returns the jobs of an environment still tracked as running.
+func (s *Store) RunningJobs(ctx context.Context, appID, env string) ([]string, error) {
+	var set runningJobs
+	if _, err := s.get(ctx, runningKey(appID, env), &set); err != nil {
+		return nil, fmt.Errorf("read the running jobs of %s/%s: %w", appID, env, err)
+	}
+	return set.Jobs, nil
+}
+
+// TrackedMessages returns the tracking messages recorded for the running
+// jobs of an environment, for a push hint to settle.
+func (s *Store) TrackedMessages(ctx context.Context, appID, env string) ([]contract.TrackingMessage, error) {
+	ids, err := s.RunningJobs(ctx, appID, env)
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	var out []contract.TrackingMessage
+	for _, id := range ids {
+		var job trackedJob
+		found, err := s.get(ctx, JobKey{AppID: appID, Env: env, JobID: id}.pk(), &job, "state", "tracking")
+		if err != nil {
+			return out, fmt.Errorf("read tracked job %s: %w", id, err)
+		}
+		if !found || job.State != JobTracking || job.Tracking == "" {
+			continue
+		}
+		m, err := contract.DecodeTrackingMessage([]byte(job.Tracking))
+		if err != nil {
+			continue // a record from an older version: its own message still tracks it
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// batchGetMax is the most keys one BatchGetItem takes.
+const batchGetMax = 100
+
+// EndedJobs returns which of keys are recorded as ended. Unknown jobs have
+// not ended.
+func (s *Store) EndedJobs(ctx context.Context, keys []JobKey) (map[JobKey]bool, error) {
+	ended := map[JobKey]bool{}
+	byPK := map[string]JobKey{}
+	var ks []map[string]types.AttributeValue
+	for _, k := range keys {
+		if _, dup := byPK[k.pk()]; dup {
+			continue
+		}
+		byPK[k.pk()] = k
+		ks = append(ks, keyOf(k.pk()))
+	}
+	expr, err := expression.NewBuilder().WithProjection(projection([]string{"pk", "state"})).Build()
+	if err != nil {
+		return ended, fmt.Errorf("read tracked jobs: %w", err)
+	}
+	for start := 0; start < len(ks); start += batchGetMax {
+		items, err := s.batchGet(ctx, ks[start:min(start+batchGetMax, len(ks))], expr)
+		if err != nil {
+			return ended, err
+		}
+		for _, item := range items {
+			var job trackedJob
+			if attributevalue.UnmarshalMap(item, &job) == nil && job.State == JobDone {
+				ended[byPK[job.PK]] = true
+			}
+		}
+	}
+	return ended, nil
+}
+
+// batchGet reads the items at keys (at most batchGetMax), asking again for
+// the keys DynamoDB left unprocessed.
+func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeValue, expr expression.Expression) ([]map[string]types.AttributeValue, error) {
+	req := map[string]types.KeysAndAttributes{s.table: {Keys: keys, ProjectionExpression: expr.Projection(),
+		ExpressionAttributeNames: expr.Names(), ConsistentRead: aws.Bool(true)}}
+	var items []map[string]types.AttributeValue
+	for attempt := 0; len(req) > 0; attempt++ {
+		if attempt > 5 {
+			return items, errors.New("read tracked jobs: keys left unprocessed")
+		}
+		out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+		if err != nil {
+			return items, fmt.Errorf("read tracked jobs: %w", err)
+		}
+		items = append(items, out.Responses[s.table]...)
+		req = out.UnprocessedKeys
+	}
+	return items, nil
+}
