@@ -227,14 +227,15 @@ type Topic struct {
 
 // Alarm is an AWS::CloudWatch::Alarm on a single metric.
 type Alarm struct {
-	LogicalID          string
-	Namespace          string
+	LogicalID string
+	// Namespace and Threshold may refer to parameters.
+	Namespace          Expr
 	MetricName         string
 	Dimensions         []Dimension
 	Statistic          string
 	Period             time.Duration
 	EvaluationPeriods  int
-	Threshold          float64
+	Threshold          Expr
 	ComparisonOperator string
 	TreatMissingData   string
 	AlarmActions       []Expr

@@ -137,14 +137,6 @@ func (p *props) strs(name string) []string {
 	return out
 }
 
-// number returns a literal number, or def when it is unset.
-func (p *props) number(name string, def float64) float64 {
-	if f, ok := p.numeric(name, false); ok {
-		return f
-	}
-	return def
-}
-
 // integer returns a literal whole number, or def when it is unset.
 func (p *props) integer(name string, def int) int {
 	if f, ok := p.numeric(name, true); ok {

@@ -259,12 +259,12 @@ func tableOf(id, condition string, p *props) *Table {
 func alarmOf(id, condition string, p *props) *Alarm {
 	al := &Alarm{
 		LogicalID:          id,
-		Namespace:          p.str("Namespace", false),
+		Namespace:          p.expr("Namespace", false),
 		MetricName:         p.str("MetricName", false),
 		Statistic:          p.str("Statistic", false),
 		Period:             p.seconds("Period", 0),
 		EvaluationPeriods:  p.integer("EvaluationPeriods", 0),
-		Threshold:          p.number("Threshold", 0),
+		Threshold:          p.expr("Threshold", false),
 		ComparisonOperator: p.str("ComparisonOperator", false),
 		TreatMissingData:   p.str("TreatMissingData", false),
 		AlarmActions:       p.exprs("AlarmActions"),

@@ -301,10 +301,10 @@ func TestTranslatedAlarms(t *testing.T) {
 	r := symbolic(t, app)
 	watched := map[string]bool{}
 	for _, al := range app.Alarms {
-		if al.Namespace != "AWS/SQS" || al.MetricName != "ApproximateNumberOfMessagesVisible" || len(al.Dimensions) != 1 {
+		if ns, _ := al.Namespace.Literal(); ns != "AWS/SQS" || al.MetricName != "ApproximateNumberOfMessagesVisible" || len(al.Dimensions) != 1 {
 			continue
 		}
-		if al.Threshold != 0 || al.ComparisonOperator != "GreaterThanThreshold" || al.EvaluationPeriods != 1 {
+		if mustString(t, r, al.Threshold.v) != "0" || al.ComparisonOperator != "GreaterThanThreshold" || al.EvaluationPeriods != 1 {
 			t.Errorf("%s: %s %v over %d periods; want GreaterThanThreshold 0 over 1", al.LogicalID, al.ComparisonOperator, al.Threshold, al.EvaluationPeriods)
 		}
 		watched[strings.TrimSuffix(mustString(t, r, al.Dimensions[0].Value.v), ".QueueName")] = true
@@ -594,7 +594,8 @@ func notifyEnvironment(t *testing.T, raw map[string]any) map[string]Expr {
 }
 
 // TestTranslatedNotificationTopic checks the topic is encrypted and the
-// email subscription exists only with an address, filtered on status.
+// email subscriptions exist only with an address: one filtered on status,
+// one for the alarms (messages without a status).
 func TestTranslatedNotificationTopic(t *testing.T) {
 	raw, app := translated(t)
 	topics := resources(raw, "AWS::SNS::Topic")
@@ -603,11 +604,16 @@ func TestTranslatedNotificationTopic(t *testing.T) {
 	}
 	subs := resources(raw, "AWS::SNS::Subscription")
 	sub, ok := subs["NotificationEmailSubscription"]
-	if len(subs) != 1 || !ok {
-		t.Fatalf("subscriptions = %v; want NotificationEmailSubscription", slices.Sorted(maps.Keys(subs)))
+	if ids := slices.Sorted(maps.Keys(subs)); !ok || !slices.Equal(ids, []string{"AlarmEmailSubscription", "NotificationEmailSubscription"}) {
+		t.Fatalf("subscriptions = %v; want AlarmEmailSubscription, NotificationEmailSubscription", ids)
 	}
-	if cond := raw["Resources"].(map[string]any)["NotificationEmailSubscription"].(map[string]any)["Condition"]; cond != "HasNotificationEmail" {
-		t.Errorf("subscription condition = %v; want HasNotificationEmail", cond)
+	for id := range subs {
+		if cond := raw["Resources"].(map[string]any)[id].(map[string]any)["Condition"]; cond != "HasNotificationEmail" {
+			t.Errorf("%s condition = %v; want HasNotificationEmail", id, cond)
+		}
+	}
+	if got, _ := json.Marshal(subs["AlarmEmailSubscription"]["FilterPolicy"]); string(got) != `{"status":[{"exists":false}]}` {
+		t.Errorf("alarm subscription filter = %s; want messages without a status attribute", got)
 	}
 	for name, tc := range map[string]struct {
 		params     map[string]string
