@@ -534,15 +534,15 @@ func TestTranslatedNotifyPermissions(t *testing.T) {
 		want    []string // "action resource" beyond the queue and bus
 	}{
 		"Slack off": {webhook: "",
-			want: []string{"dynamodb:DeleteItem StateTable.Arn", "dynamodb:GetItem StateTable.Arn", "dynamodb:PutItem StateTable.Arn",
+			want: []string{"dynamodb:DeleteItem StateTable.Arn", "dynamodb:PutItem StateTable.Arn",
 				"sns:Publish NotificationTopic"}},
 		"webhook in SSM": {webhook: "ssm:/jobwatch/slack-webhook", want: []string{
-			"dynamodb:DeleteItem StateTable.Arn", "dynamodb:GetItem StateTable.Arn", "dynamodb:PutItem StateTable.Arn",
+			"dynamodb:DeleteItem StateTable.Arn", "dynamodb:PutItem StateTable.Arn",
 			"sns:Publish NotificationTopic",
 			"ssm:GetParameter arn:aws:ssm:us-east-1:123456789012:parameter/jobwatch/slack-webhook",
 		}},
 		"webhook in Secrets Manager": {webhook: "secretsmanager:jobwatch/slack", want: []string{
-			"dynamodb:DeleteItem StateTable.Arn", "dynamodb:GetItem StateTable.Arn", "dynamodb:PutItem StateTable.Arn",
+			"dynamodb:DeleteItem StateTable.Arn", "dynamodb:PutItem StateTable.Arn",
 			"secretsmanager:GetSecretValue arn:aws:secretsmanager:us-east-1:123456789012:secret:jobwatch/slack-??????",
 			"sns:Publish NotificationTopic",
 		}},
