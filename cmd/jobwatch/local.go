@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -154,13 +155,9 @@ func printUp(w io.Writer, st *devstack.State, statePath string) {
 }
 
 // startEmulatorProcess starts `jobwatch emulator` (this same program) as a
-// detached server with the local apps.
+// detached server with the local apps, on a port it picks.
 func startEmulatorProcess(dir, logPath string) (*devstack.Server, error) {
 	self, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	port, err := devstack.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -171,10 +168,13 @@ func startEmulatorProcess(dir, logPath string) (*devstack.Server, error) {
 	if err := os.WriteFile(statePath, []byte(devstack.DefaultApps), 0o644); err != nil {
 		return nil, err
 	}
-	endpoint := fmt.Sprintf("http://127.0.0.1:%d", port)
-	cmd := exec.Command(self, "emulator", "--addr", fmt.Sprintf("127.0.0.1:%d", port), "--state", statePath, "--job-duration", "5s")
-	return devstack.StartServer(cmd, endpoint, logPath, true, emulatorAlive, "Admin API emulator (jobwatch emulator)")
+	cmd := exec.Command(self, "emulator", "--addr", "127.0.0.1:0", "--state", statePath, "--job-duration", "5s")
+	return devstack.StartServer(cmd, emulatorAnnounce, logPath, true, emulatorAlive, "Admin API emulator (jobwatch emulator)")
 }
+
+// emulatorAnnounce is the line in which `jobwatch emulator` tells its
+// address.
+var emulatorAnnounce = regexp.MustCompile(`listening on (http://[0-9.]+:[0-9]+)`)
 
 func emulatorAlive(endpoint string) bool {
 	resp, err := httpGet(endpoint + "/_emulator/stats")

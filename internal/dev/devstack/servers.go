@@ -2,13 +2,12 @@ package devstack
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
+	"regexp"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -83,41 +82,36 @@ from moto.server import main
 main(sys.argv[1:])
 `
 
-// StartMoto starts moto server (python3 with moto, patched as motoMain says) on a free loopback port (or
-// port, when not 0) and waits until it answers. Detached servers outlive
-// this process (for `jobwatch local up`); others die with it.
-func StartMoto(port int, logPath string, detached bool) (*Server, error) {
+// StartMoto starts moto server (python3 with moto, patched as motoMain
+// says) on a port the kernel picks and waits until it answers. Detached
+// servers outlive this process (for `jobwatch local up`); others die with
+// it. The log goes to logPath (a temporary file when empty).
+func StartMoto(logPath string, detached bool) (*Server, error) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		return nil, fmt.Errorf("moto server needs python3: %w", err)
 	}
-	if port == 0 {
-		p, err := FreePort()
-		if err != nil {
-			return nil, err
-		}
-		port = p
-	}
-	cmd := exec.Command("python3", "-c", motoMain, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-	return StartServer(cmd, fmt.Sprintf("http://127.0.0.1:%d", port), logPath, detached, MotoAlive,
+	cmd := exec.Command("python3", "-c", motoMain, "-H", "127.0.0.1", "-p", "0")
+	return StartServer(cmd, motoAnnounce, logPath, detached, MotoAlive,
 		"moto server (python3 -m moto.server; install it with pip install 'moto[server]')")
 }
 
-// StartServer starts a server command that listens on endpoint and waits
-// until alive says it answers; what names it in errors.
-func StartServer(cmd *exec.Cmd, endpoint, logPath string, detached bool, alive func(string) bool, what string) (*Server, error) {
-	out := io.Discard
-	if logPath != "" {
-		if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
-			return nil, err
-		}
-		f, err := os.Create(logPath)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		out = f
+// motoAnnounce is the line in which moto (werkzeug) tells its address.
+var motoAnnounce = regexp.MustCompile(`Running on (http://127\.0\.0\.1:[0-9]+)`)
+
+// StartServer starts a server command that binds a port of its choosing
+// and announces its endpoint in its output (the first group of announce),
+// then waits until alive says it answers there; what names it in errors.
+// Letting the server bind the port itself leaves no window in which
+// another process may take it. The output goes to logPath (a temporary
+// file when empty), which a detached server keeps writing after this
+// process ends.
+func StartServer(cmd *exec.Cmd, announce *regexp.Regexp, logPath string, detached bool, alive func(string) bool, what string) (*Server, error) {
+	log, err := createLog(logPath)
+	if err != nil {
+		return nil, err
 	}
-	cmd.Stdout, cmd.Stderr = out, out
+	defer log.Close()
+	cmd.Stdout, cmd.Stderr = log, log
 	if detached {
 		detach(cmd)
 	} else {
@@ -126,23 +120,38 @@ func StartServer(cmd *exec.Cmd, endpoint, logPath string, detached bool, alive f
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", what, err)
 	}
-	s := &Server{Endpoint: endpoint, PID: cmd.Process.Pid, cmd: cmd}
+	s := &Server{PID: cmd.Process.Pid, cmd: cmd}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		select {
 		case err := <-exited:
-			return nil, fmt.Errorf("%s exited at start: %w (log: %s)", what, err, logPath)
+			return nil, fmt.Errorf("%s exited at start: %w (log: %s)", what, err, log.Name())
 		default:
 		}
-		if alive(endpoint) {
+		if s.Endpoint == "" {
+			b, _ := os.ReadFile(log.Name())
+			if m := announce.FindSubmatch(b); m != nil {
+				s.Endpoint = string(m[1])
+			}
+		}
+		if s.Endpoint != "" && alive(s.Endpoint) {
 			return s, nil
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
 	s.Stop()
-	return nil, fmt.Errorf("%s did not answer on %s within 30s (log: %s)", what, endpoint, logPath)
+	return nil, fmt.Errorf("%s did not answer within 30s (log: %s)", what, log.Name())
+}
+
+// createLog creates a server's log file, or a temporary one.
+func createLog(path string) (*os.File, error) {
+	if path == "" {
+		return os.CreateTemp("", "jobwatch-server-*.log")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	return os.Create(path)
 }
 
 // Stop stops a server this program started; a server it reused is left

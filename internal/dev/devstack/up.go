@@ -130,7 +130,7 @@ func (st *State) startMoto(o UpOptions) error {
 		return nil
 	}
 	st.Logs["moto"] = o.MotoLog
-	m, err := StartMoto(0, o.MotoLog, o.Detach)
+	m, err := StartMoto(o.MotoLog, o.Detach)
 	if err != nil {
 		return err
 	}

@@ -34,7 +34,7 @@ func StartMoto(logDir string) (endpoint string, stop func(), err error) {
 	if logDir != "" {
 		logPath = filepath.Join(logDir, fmt.Sprintf("moto-%d.log", os.Getpid()))
 	}
-	s, err := devstack.StartMoto(0, logPath, false)
+	s, err := devstack.StartMoto(logPath, false)
 	if err != nil {
 		return "", nil, err
 	}
