@@ -40,24 +40,37 @@ var (
 	}
 )
 
+// The resources of dev the cases create, and read back.
+func createAuth(f *fixture) (*amplify.CreateBackendAuthOutput, error) {
+	return f.client.CreateBackendAuth(context.Background(), &amplify.CreateBackendAuthInput{AppId: aws.String(demoApp),
+		BackendEnvironmentName: aws.String("dev"), ResourceName: aws.String("demoauth"), ResourceConfig: authConfig})
+}
+
+func createAPI(f *fixture) (*amplify.CreateBackendAPIOutput, error) {
+	return f.client.CreateBackendAPI(context.Background(), &amplify.CreateBackendAPIInput{AppId: aws.String(demoApp),
+		BackendEnvironmentName: aws.String("dev"), ResourceName: aws.String("demoapi"), ResourceConfig: apiConfig})
+}
+
+func createStorage(f *fixture) (*amplify.CreateBackendStorageOutput, error) {
+	return f.client.CreateBackendStorage(context.Background(), &amplify.CreateBackendStorageInput{AppId: aws.String(demoApp),
+		BackendEnvironmentName: aws.String("dev"), ResourceName: aws.String("demostorage"), ResourceConfig: storageConfig})
+}
+
 // Setup steps: each leaves its job ended, so the case's call is not
 // refused as pending.
 func (f *fixture) addAuth(t *testing.T) {
 	t.Helper()
-	f.ok(t)(f.client.CreateBackendAuth(context.Background(), &amplify.CreateBackendAuthInput{AppId: aws.String(demoApp),
-		BackendEnvironmentName: aws.String("dev"), ResourceName: aws.String("demoauth"), ResourceConfig: authConfig}))
+	f.ok(t)(createAuth(f))
 }
 
 func (f *fixture) addAPI(t *testing.T) {
 	t.Helper()
-	f.ok(t)(f.client.CreateBackendAPI(context.Background(), &amplify.CreateBackendAPIInput{AppId: aws.String(demoApp),
-		BackendEnvironmentName: aws.String("dev"), ResourceName: aws.String("demoapi"), ResourceConfig: apiConfig}))
+	f.ok(t)(createAPI(f))
 }
 
 func (f *fixture) addStorage(t *testing.T) {
 	t.Helper()
-	f.ok(t)(f.client.CreateBackendStorage(context.Background(), &amplify.CreateBackendStorageInput{AppId: aws.String(demoApp),
-		BackendEnvironmentName: aws.String("dev"), ResourceName: aws.String("demostorage"), ResourceConfig: storageConfig}))
+	f.ok(t)(createStorage(f))
 }
 
 func (f *fixture) addConfig(t *testing.T) {
@@ -127,6 +140,23 @@ func getStorage(f *fixture) (*amplify.GetBackendStorageOutput, error) {
 		BackendEnvironmentName: aws.String("dev"), ResourceName: aws.String("demostorage")})
 }
 
+// backendOf reads back app appID's backend.
+func backendOf(appID string) func(*fixture) (*amplify.GetBackendOutput, error) {
+	return func(f *fixture) (*amplify.GetBackendOutput, error) {
+		return f.client.GetBackend(context.Background(), &amplify.GetBackendInput{AppId: aws.String(appID)})
+	}
+}
+
+// createdCase is the case of a Create* operation on a resource of dev:
+// the job is dev's, and get reads back what create wrote.
+func createdCase[C, G any](create func(*fixture) (*C, error), get func(*fixture) (*G, error), wrong func(*G) bool, want string) opCase {
+	return opCase{
+		call: func(f *fixture) (any, error) { return create(f) },
+		want: map[string]any{"backendEnvironmentName": "dev"},
+		then: readBack(get, wrong, want),
+	}
+}
+
 // readBack checks the state a call left through get: wrong tells an
 // output other than the call should have left, want says what it should.
 func readBack[Out any](get func(*fixture) (*Out, error), wrong func(*Out) bool, want string) func(*testing.T, *fixture, map[string]any) {
@@ -138,12 +168,16 @@ func readBack[Out any](get func(*fixture) (*Out, error), wrong func(*Out) bool, 
 	}
 }
 
-// thenNotFound checks the state a Delete* call left: get answers
-// NotFound.
-func thenNotFound(get func(*fixture) (any, error)) func(*testing.T, *fixture, map[string]any) {
-	return func(t *testing.T, f *fixture, _ map[string]any) {
-		_, err := get(f)
-		asError[*types.NotFoundException](t, err)
+// deletedCase is the case of a Delete* operation: setup adds the
+// resource, del deletes it, and get answers NotFound after.
+func deletedCase[D, G any](setup func(*fixture, *testing.T), del func(*fixture) (*D, error), get func(*fixture) (*G, error)) opCase {
+	return opCase{
+		setup: setup,
+		call:  func(f *fixture) (any, error) { return del(f) },
+		then: func(t *testing.T, f *fixture, _ map[string]any) {
+			_, err := get(f)
+			asError[*types.NotFoundException](t, err)
+		},
 	}
 }
 
@@ -220,36 +254,27 @@ func backendCases() map[string]opCase {
 				return f.client.CloneBackend(ctx, &amplify.CloneBackendInput{AppId: app, BackendEnvironmentName: dev, TargetEnvironmentName: aws.String("pr-1")})
 			},
 			want: map[string]any{"appId": demoApp, "backendEnvironmentName": "dev"},
-			then: func(t *testing.T, f *fixture, got map[string]any) {
-				out, err := f.client.GetBackend(ctx, &amplify.GetBackendInput{AppId: app})
-				if err != nil || !slices.Equal(out.BackendEnvironmentList, []string{"dev", "pr-1", "staging"}) {
-					t.Errorf("GetBackend after the clone: %v, %v; want dev, pr-1, staging", out, err)
-				}
-			},
+			then: readBack(backendOf(demoApp), func(out *amplify.GetBackendOutput) bool {
+				return !slices.Equal(out.BackendEnvironmentList, []string{"dev", "pr-1", "staging"})
+			}, "dev, pr-1, staging"),
 		},
 		"CreateBackend": {
 			call: func(f *fixture) (any, error) {
 				return f.client.CreateBackend(ctx, &amplify.CreateBackendInput{AppId: aws.String("newapp1"), AppName: aws.String("fresh"), BackendEnvironmentName: aws.String("main")})
 			},
 			want: map[string]any{"appId": "newapp1", "backendEnvironmentName": "main"},
-			then: func(t *testing.T, f *fixture, got map[string]any) {
-				out, err := f.client.GetBackend(ctx, &amplify.GetBackendInput{AppId: aws.String("newapp1")})
-				if err != nil || aws.ToString(out.AppName) != "fresh" || !slices.Equal(out.BackendEnvironmentList, []string{"main"}) {
-					t.Errorf("GetBackend of the new app: %v, %v; want fresh with main", out, err)
-				}
-			},
+			then: readBack(backendOf("newapp1"), func(out *amplify.GetBackendOutput) bool {
+				return aws.ToString(out.AppName) != "fresh" || !slices.Equal(out.BackendEnvironmentList, []string{"main"})
+			}, "fresh with main"),
 		},
 		"DeleteBackend": {
 			call: func(f *fixture) (any, error) {
 				return f.client.DeleteBackend(ctx, &amplify.DeleteBackendInput{AppId: app, BackendEnvironmentName: aws.String("staging")})
 			},
 			want: map[string]any{"backendEnvironmentName": "staging"},
-			then: func(t *testing.T, f *fixture, got map[string]any) {
-				out, err := f.client.GetBackend(ctx, &amplify.GetBackendInput{AppId: app})
-				if err != nil || !slices.Equal(out.BackendEnvironmentList, []string{"dev"}) {
-					t.Errorf("GetBackend after the delete: %v, %v; want dev only", out, err)
-				}
-			},
+			then: readBack(backendOf(demoApp), func(out *amplify.GetBackendOutput) bool {
+				return !slices.Equal(out.BackendEnvironmentList, []string{"dev"})
+			}, "dev only"),
 		},
 		"GetBackend": {
 			call: func(f *fixture) (any, error) { return f.client.GetBackend(ctx, &amplify.GetBackendInput{AppId: app}) },
@@ -260,12 +285,9 @@ func backendCases() map[string]opCase {
 				return f.client.RemoveAllBackends(ctx, &amplify.RemoveAllBackendsInput{AppId: app})
 			},
 			want: map[string]any{"appId": demoApp},
-			then: func(t *testing.T, f *fixture, got map[string]any) {
-				out, err := f.client.GetBackend(ctx, &amplify.GetBackendInput{AppId: app})
-				if err != nil || len(out.BackendEnvironmentList) != 0 {
-					t.Errorf("GetBackend after removing all: %v, %v; want the app, no environments", out, err)
-				}
-			},
+			then: readBack(backendOf(demoApp), func(out *amplify.GetBackendOutput) bool {
+				return len(out.BackendEnvironmentList) != 0
+			}, "the app, no environments"),
 		},
 	}
 }
@@ -274,22 +296,12 @@ func backendCases() map[string]opCase {
 func authCases(t *testing.T) map[string]opCase {
 	ctx, app, dev := context.Background(), aws.String(demoApp), aws.String("dev")
 	return map[string]opCase{
-		"CreateBackendAuth": {
-			call: func(f *fixture) (any, error) {
-				return f.client.CreateBackendAuth(ctx, &amplify.CreateBackendAuthInput{AppId: app, BackendEnvironmentName: dev, ResourceName: aws.String("demoauth"), ResourceConfig: authConfig})
-			},
-			want: map[string]any{"backendEnvironmentName": "dev"},
-			then: readBack(getAuth, func(out *amplify.GetBackendAuthOutput) bool {
-				return out.ResourceConfig.UserPoolConfigs.SignInMethod != types.SignInMethodEmail
-			}, "the config written"),
-		},
-		"DeleteBackendAuth": {
-			setup: (*fixture).addAuth,
-			call: func(f *fixture) (any, error) {
-				return f.client.DeleteBackendAuth(ctx, &amplify.DeleteBackendAuthInput{AppId: app, BackendEnvironmentName: dev, ResourceName: aws.String("demoauth")})
-			},
-			then: thenNotFound(func(f *fixture) (any, error) { return getAuth(f) }),
-		},
+		"CreateBackendAuth": createdCase(createAuth, getAuth, func(out *amplify.GetBackendAuthOutput) bool {
+			return out.ResourceConfig.UserPoolConfigs.SignInMethod != types.SignInMethodEmail
+		}, "the config written"),
+		"DeleteBackendAuth": deletedCase((*fixture).addAuth, func(f *fixture) (*amplify.DeleteBackendAuthOutput, error) {
+			return f.client.DeleteBackendAuth(ctx, &amplify.DeleteBackendAuthInput{AppId: app, BackendEnvironmentName: dev, ResourceName: aws.String("demoauth")})
+		}, getAuth),
 		"GetBackendAuth": {
 			setup: (*fixture).addAuth,
 			call:  func(f *fixture) (any, error) { return getAuth(f) },
@@ -326,22 +338,12 @@ func authCases(t *testing.T) map[string]opCase {
 func apiCases() map[string]opCase {
 	ctx, app, dev := context.Background(), aws.String(demoApp), aws.String("dev")
 	return map[string]opCase{
-		"CreateBackendAPI": {
-			call: func(f *fixture) (any, error) {
-				return f.client.CreateBackendAPI(ctx, &amplify.CreateBackendAPIInput{AppId: app, BackendEnvironmentName: dev, ResourceName: aws.String("demoapi"), ResourceConfig: apiConfig})
-			},
-			want: map[string]any{"backendEnvironmentName": "dev"},
-			then: readBack(getAPI, func(out *amplify.GetBackendAPIOutput) bool {
-				return out.ResourceConfig.DefaultAuthType.Mode != types.ModeApiKey || *out.ResourceConfig.ApiName != "demoapi"
-			}, "the config written"),
-		},
-		"DeleteBackendAPI": {
-			setup: (*fixture).addAPI,
-			call: func(f *fixture) (any, error) {
-				return f.client.DeleteBackendAPI(ctx, &amplify.DeleteBackendAPIInput{AppId: app, BackendEnvironmentName: dev, ResourceName: aws.String("demoapi")})
-			},
-			then: thenNotFound(func(f *fixture) (any, error) { return getAPI(f) }),
-		},
+		"CreateBackendAPI": createdCase(createAPI, getAPI, func(out *amplify.GetBackendAPIOutput) bool {
+			return out.ResourceConfig.DefaultAuthType.Mode != types.ModeApiKey || *out.ResourceConfig.ApiName != "demoapi"
+		}, "the config written"),
+		"DeleteBackendAPI": deletedCase((*fixture).addAPI, func(f *fixture) (*amplify.DeleteBackendAPIOutput, error) {
+			return f.client.DeleteBackendAPI(ctx, &amplify.DeleteBackendAPIInput{AppId: app, BackendEnvironmentName: dev, ResourceName: aws.String("demoapi")})
+		}, getAPI),
 		"GenerateBackendAPIModels": {
 			setup: (*fixture).addAPI,
 			call: func(f *fixture) (any, error) {
@@ -384,22 +386,12 @@ func apiCases() map[string]opCase {
 func storageCases() map[string]opCase {
 	ctx, app, dev := context.Background(), aws.String(demoApp), aws.String("dev")
 	return map[string]opCase{
-		"CreateBackendStorage": {
-			call: func(f *fixture) (any, error) {
-				return f.client.CreateBackendStorage(ctx, &amplify.CreateBackendStorageInput{AppId: app, BackendEnvironmentName: dev, ResourceName: aws.String("demostorage"), ResourceConfig: storageConfig})
-			},
-			want: map[string]any{"backendEnvironmentName": "dev"},
-			then: readBack(getStorage, func(out *amplify.GetBackendStorageOutput) bool {
-				return *out.ResourceConfig.BucketName != "demo-files" || *out.ResourceConfig.Imported
-			}, "bucket demo-files, not imported"),
-		},
-		"DeleteBackendStorage": {
-			setup: (*fixture).addStorage,
-			call: func(f *fixture) (any, error) {
-				return f.client.DeleteBackendStorage(ctx, &amplify.DeleteBackendStorageInput{AppId: app, BackendEnvironmentName: dev, ResourceName: aws.String("demostorage"), ServiceName: types.ServiceNameS3})
-			},
-			then: thenNotFound(func(f *fixture) (any, error) { return getStorage(f) }),
-		},
+		"CreateBackendStorage": createdCase(createStorage, getStorage, func(out *amplify.GetBackendStorageOutput) bool {
+			return *out.ResourceConfig.BucketName != "demo-files" || *out.ResourceConfig.Imported
+		}, "bucket demo-files, not imported"),
+		"DeleteBackendStorage": deletedCase((*fixture).addStorage, func(f *fixture) (*amplify.DeleteBackendStorageOutput, error) {
+			return f.client.DeleteBackendStorage(ctx, &amplify.DeleteBackendStorageInput{AppId: app, BackendEnvironmentName: dev, ResourceName: aws.String("demostorage"), ServiceName: types.ServiceNameS3})
+		}, getStorage),
 		"GetBackendStorage": {
 			setup: (*fixture).addStorage,
 			call:  func(f *fixture) (any, error) { return getStorage(f) },
