@@ -4,39 +4,25 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	smithy "github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/jobwatch/jobwatch/internal/amplify"
 	"github.com/jobwatch/jobwatch/internal/amplify/types"
+	"github.com/jobwatch/jobwatch/internal/dev/emulator"
+	"github.com/jobwatch/jobwatch/internal/dev/testenv"
 )
-
-// emuOutput is an io.Writer the emulator's goroutines and the test can
-// share.
-type emuOutput struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (o *emuOutput) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.Write(p)
-}
-
-func (o *emuOutput) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
-}
 
 const emuStateFile = "../../internal/dev/emulator/testdata/state.json"
 
@@ -50,10 +36,9 @@ func TestEmulatorCommand(t *testing.T) {
 	t.Setenv("AWS_REGION", "us-east-1")
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
-
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr emuOutput
+	var stdout, stderr testenv.Buffer
 	exited := make(chan int, 1)
 	go func() {
 		exited <- run(ctx, []string{"emulator", "--addr", "127.0.0.1:0", "--state", emuStateFile, "--seed", "3"}, &stdout, &stderr)
@@ -108,26 +93,11 @@ func TestEmulatorCommand(t *testing.T) {
 	}
 
 	log := stderr.String()
-	var requests []string
-	for _, line := range strings.Split(log, "\n") {
-		if strings.Contains(line, "msg=request") {
-			requests = append(requests, line)
-		}
-	}
-	want := []*regexp.Regexp{
-		regexp.MustCompile(`method=POST path=/backend/d1abc23/details operation=GetBackend status=200 duration=\S+$`),
-		regexp.MustCompile(`method=POST path=/backend/d1abc23/auth operation=CreateBackendAuth status=200 duration=\S+$`),
-		regexp.MustCompile(`method=POST path=/backend/d1abc23/details operation=GetBackend status=403 duration=\S+$`),
-		regexp.MustCompile(`method=GET path=/_emulator/stats operation=- status=200 duration=\S+$`),
-	}
-	if len(requests) != len(want) {
-		t.Fatalf("%d request lines, want %d:\n%s", len(requests), len(want), log)
-	}
-	for i, re := range want {
-		if !re.MatchString(requests[i]) {
-			t.Errorf("request line %d = %q, want it to match %s", i, requests[i], re)
-		}
-	}
+	checkRequestLog(t, log,
+		`method=POST path=/backend/d1abc23/details operation=GetBackend status=200`,
+		`method=POST path=/backend/d1abc23/auth operation=CreateBackendAuth status=200`,
+		`method=POST path=/backend/d1abc23/details operation=GetBackend status=403`,
+		`method=GET path=/_emulator/stats operation=- status=200`)
 	if strings.Contains(log, secret) || strings.Contains(log, "bodyonlypoolname") {
 		t.Errorf("the log holds request body content:\n%s", log)
 	}
@@ -136,8 +106,30 @@ func TestEmulatorCommand(t *testing.T) {
 	}
 }
 
+// checkRequestLog checks the request lines of an emulator's log, one per
+// request in order: each must start with its want and end with the
+// duration.
+func checkRequestLog(t *testing.T, log string, want ...string) {
+	t.Helper()
+	var requests []string
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, "msg=request") {
+			requests = append(requests, line)
+		}
+	}
+	if len(requests) != len(want) {
+		t.Fatalf("%d request lines, want %d:\n%s", len(requests), len(want), log)
+	}
+	for i, w := range want {
+		re := regexp.MustCompile(regexp.QuoteMeta(w) + ` duration=\S+$`)
+		if !re.MatchString(requests[i]) {
+			t.Errorf("request line %d = %q, want it to match %s", i, requests[i], re)
+		}
+	}
+}
+
 // waitListening waits for the "listening on" line and returns the URL.
-func waitListening(t *testing.T, stdout, stderr *emuOutput, exited <-chan int) string {
+func waitListening(t *testing.T, stdout, stderr *testenv.Buffer, exited <-chan int) string {
 	t.Helper()
 	line := regexp.MustCompile(`^listening on (http://127\.0\.0\.1:\d+)\n$`)
 	deadline := time.Now().Add(10 * time.Second)
@@ -156,11 +148,11 @@ func waitListening(t *testing.T, stdout, stderr *emuOutput, exited <-chan int) s
 }
 
 // startEmulatorCommand runs `jobwatch emulator` with args until the test
-// ends and returns its URL.
-func startEmulatorCommand(t *testing.T, args ...string) string {
+// ends and returns its URL and its log.
+func startEmulatorCommand(t *testing.T, args ...string) (string, *testenv.Buffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr emuOutput
+	var stdout, stderr testenv.Buffer
 	exited := make(chan int, 1)
 	go func() {
 		exited <- run(ctx, append([]string{"emulator", "--addr", "127.0.0.1:0", "--state", emuStateFile}, args...), &stdout, &stderr)
@@ -169,26 +161,38 @@ func startEmulatorCommand(t *testing.T, args ...string) string {
 		cancel()
 		<-exited
 	})
-	return waitListening(t, &stdout, &stderr, exited)
+	return waitListening(t, &stdout, &stderr, exited), &stderr
+}
+
+// emulatorClient is jobwatch's Admin API client for the emulator at url,
+// without retries, so that every fault reaches the test.
+func emulatorClient(url string) *amplify.Client {
+	return amplify.New(amplify.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), Retryer: aws.NopRetryer{},
+		Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", "")})
+}
+
+// getJSON decodes the JSON answer of GET url into v.
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
 }
 
 // TestEmulatorFlagsTakeEffect checks that each flag reaches the emulator:
 // faults as GET /_emulator/faults reports them, job durations per
 // operation and the seed as jobs show them.
 func TestEmulatorFlagsTakeEffect(t *testing.T) {
-	url := startEmulatorCommand(t, "--throttle-rate", "0.25", "--error-rate", "0.5", "--fail-rate", "0.1", "--stuck-rate", "0.2",
+	url, _ := startEmulatorCommand(t, "--throttle-rate", "0.25", "--error-rate", "0.5", "--fail-rate", "0.1", "--stuck-rate", "0.2",
 		"--latency", "1ms", "--not-found-window", "2s", "--pending-error-code", "ValidationException",
 		"--job-duration", "1h", "--job-duration", "clone_backend=50ms", "--seed", "5")
-	resp, err := http.Get(url + "/_emulator/faults")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var faults map[string]any
-	err = json.NewDecoder(resp.Body).Decode(&faults)
-	resp.Body.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	getJSON(t, url+"/_emulator/faults", &faults)
 	want := map[string]any{"throttleRate": 0.25, "errorRate": 0.5, "failRate": 0.1, "stuckRate": 0.2,
 		"latency": "1ms", "notFoundWindow": "2s", "pendingErrorCode": "ValidationException"}
 	for k, v := range want {
@@ -206,8 +210,7 @@ func TestEmulatorFlagsTakeEffect(t *testing.T) {
 		resp.Body.Close()
 	}
 	quiet(url)
-	client := amplify.New(amplify.Options{Region: "us-east-1", BaseEndpoint: aws.String(url),
-		Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", "")})
+	client := emulatorClient(url)
 	ctx := context.Background()
 	cloned, err := client.CloneBackend(ctx, &amplify.CloneBackendInput{AppId: aws.String("d1abc23"), BackendEnvironmentName: aws.String("dev"), TargetEnvironmentName: aws.String("pr-1")})
 	if err != nil {
@@ -225,15 +228,74 @@ func TestEmulatorFlagsTakeEffect(t *testing.T) {
 		}
 	}
 
-	again := startEmulatorCommand(t, "--seed", "5")
-	client = amplify.New(amplify.Options{Region: "us-east-1", BaseEndpoint: aws.String(again),
-		Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", "")})
+	again, _ := startEmulatorCommand(t, "--seed", "5")
+	client = emulatorClient(again)
 	replayed, err := client.CloneBackend(ctx, &amplify.CloneBackendInput{AppId: aws.String("d1abc23"), BackendEnvironmentName: aws.String("dev"), TargetEnvironmentName: aws.String("pr-1")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if *replayed.JobId != *cloned.JobId {
 		t.Errorf("--seed 5 gave job %s, then %s: want the same", *cloned.JobId, *replayed.JobId)
+	}
+}
+
+// TestEmulatorFaultFlags checks the flags of lost answers and outages as
+// GET /_emulator/faults reports them: the outage placed from the start.
+func TestEmulatorFaultFlags(t *testing.T) {
+	url, _ := startEmulatorCommand(t, "--lost-answer-rate", "0.3", "--lost-answer-delay", "20ms",
+		"--outage-after", "1h", "--outage-for", "2m", "--outage-drop-rate", "0.4")
+	var faults map[string]any
+	getJSON(t, url+"/_emulator/faults", &faults)
+	want := map[string]any{"lostAnswerRate": 0.3, "lostAnswerDelay": "20ms", "outageFor": "2m0s", "outageDropRate": 0.4}
+	for k, v := range want {
+		if faults[k] != v {
+			t.Errorf("%s = %v, want %v", k, faults[k], v)
+		}
+	}
+	if after, err := time.ParseDuration(fmt.Sprint(faults["outageAfter"])); err != nil || after <= 59*time.Minute || after > time.Hour {
+		t.Errorf("outageAfter = %v, want a little under 1h", faults["outageAfter"])
+	}
+}
+
+// TestEmulatorFaultsHappen runs the command with each fault that breaks
+// what a client assumes and meets it with jobwatch's client: the answer,
+// the counters and the log line.
+func TestEmulatorFaultsHappen(t *testing.T) {
+	clone := func(c *amplify.Client) error {
+		_, err := c.CloneBackend(context.Background(), &amplify.CloneBackendInput{AppId: aws.String("d1abc23"),
+			BackendEnvironmentName: aws.String("dev"), TargetEnvironmentName: aws.String("pr-1")})
+		return err
+	}
+	var gatewayTimeout *types.GatewayTimeoutException
+	var apiErr smithy.APIError
+	var sendErr *smithyhttp.RequestSendError
+	tests := map[string]struct {
+		args    []string
+		wantErr any // a pointer errors.As fills
+		outcome string
+		log     string
+	}{
+		"lost answer": {args: []string{"--lost-answer-rate", "1", "--lost-answer-delay", "1ms"}, wantErr: &gatewayTimeout,
+			outcome: emulator.OutcomeLostAnswer, log: "operation=CloneBackend status=504"},
+		"outage": {args: []string{"--outage-for", "1h"}, wantErr: &apiErr,
+			outcome: emulator.OutcomeOutage, log: "operation=CloneBackend status=503"},
+		"dropped connections": {args: []string{"--outage-for", "1h", "--outage-drop-rate", "1"}, wantErr: &sendErr,
+			outcome: emulator.OutcomeDropped, log: "operation=CloneBackend status=dropped"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			url, log := startEmulatorCommand(t, tc.args...)
+			if err := clone(emulatorClient(url)); !errors.As(err, tc.wantErr) {
+				t.Errorf("CloneBackend: %v, want a %T", err, tc.wantErr)
+			}
+			var stats emulator.Stats
+			getJSON(t, url+"/_emulator/stats", &stats)
+			if stats.Count(tc.outcome) != 1 {
+				t.Errorf("stats %+v, want one %q", stats.Operations, tc.outcome)
+			}
+			checkRequestLog(t, log.String(), "method=POST path=/backend/d1abc23/environments/dev/clone "+tc.log,
+				"method=GET path=/_emulator/stats operation=- status=200")
+		})
 	}
 }
 
@@ -247,6 +309,12 @@ func TestEmulatorBadFlags(t *testing.T) {
 		"rate not a number":           {[]string{"--throttle-rate", "often"}, 2, "-throttle-rate: want a number from 0 to 1"},
 		"rates adding above 1":        {[]string{"--fail-rate", "0.6", "--stuck-rate", "0.6"}, 2, "--fail-rate plus --stuck-rate"},
 		"negative latency":            {[]string{"--latency", "-1s"}, 2, "-latency: want a duration"},
+		"lost answer rate above 1":    {[]string{"--lost-answer-rate", "1.5"}, 2, "-lost-answer-rate: want a number from 0 to 1"},
+		"bad lost answer delay":       {[]string{"--lost-answer-delay", "later"}, 2, "-lost-answer-delay: want a duration"},
+		"negative outage":             {[]string{"--outage-for", "-1m"}, 2, "-outage-for: want a duration"},
+		"bad outage start":            {[]string{"--outage-after", "soon"}, 2, "-outage-after: want a duration"},
+		"drop rate not a number":      {[]string{"--outage-drop-rate", "some"}, 2, "-outage-drop-rate: want a number from 0 to 1"},
+		"outage without a length":     {[]string{"--outage-after", "1m"}, 2, "--outage-after needs --outage-for"},
 		"bad window":                  {[]string{"--not-found-window", "forever"}, 2, "-not-found-window"},
 		"bad job duration":            {[]string{"--job-duration", "soon"}, 2, "-job-duration: want DURATION or OPERATION=DURATION"},
 		"unknown operation":           {[]string{"--job-duration", "CloneEverything=1s"}, 2, `-job-duration: unknown operation "CloneEverything"`},

@@ -23,6 +23,26 @@ func clone(f *fixture, env, target string) (*amplify.CloneBackendOutput, error) 
 		BackendEnvironmentName: aws.String(env), TargetEnvironmentName: aws.String(target)})
 }
 
+func importStorage(f *fixture, env, bucket string) (*amplify.ImportBackendStorageOutput, error) {
+	return f.client.ImportBackendStorage(context.Background(), &amplify.ImportBackendStorageInput{AppId: aws.String(demoApp),
+		BackendEnvironmentName: aws.String(env), BucketName: aws.String(bucket), ServiceName: types.ServiceNameS3})
+}
+
+// cloneAndImport starts a CloneBackend job on dev and an
+// ImportBackendStorage job on staging and returns their ids.
+func cloneAndImport(t *testing.T, f *fixture) (cloned, imported string) {
+	t.Helper()
+	c, err := clone(f, "dev", "pr-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	i, err := importStorage(f, "staging", "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return *c.JobId, *i.JobId
+}
+
 func getJob(f *fixture, env, jobID string) (*amplify.GetBackendJobOutput, error) {
 	return f.client.GetBackendJob(context.Background(), &amplify.GetBackendJobInput{AppId: aws.String(demoApp),
 		BackendEnvironmentName: aws.String(env), JobId: aws.String(jobID)})
@@ -222,47 +242,35 @@ func TestListBackendJobsPaging(t *testing.T) {
 func TestErrorsMapToTypes(t *testing.T) {
 	ctx := context.Background()
 	f := start(t, emulator.Config{})
+	app, dev := aws.String(demoApp), aws.String("dev")
+	badAuth := *authConfig
+	pool := *badAuth.UserPoolConfigs
+	pool.SignInMethod = "FINGERPRINT"
+	badAuth.UserPoolConfigs = &pool
 	tests := map[string]struct {
-		call             func() error
+		call             func() (any, error)
 		wantResourceType string // for NotFoundException
 		wantMember       string // for BadRequestException
 	}{
-		"unknown app": {call: func() error {
-			_, err := f.client.GetBackend(ctx, &amplify.GetBackendInput{AppId: aws.String("nope")})
-			return err
+		"unknown app": {call: func() (any, error) {
+			return f.client.GetBackend(ctx, &amplify.GetBackendInput{AppId: aws.String("nope")})
 		}, wantResourceType: "App"},
-		"unknown environment": {call: func() error {
-			_, err := clone(f, "prod", "x")
-			return err
-		}, wantResourceType: "BackendEnvironment"},
-		"unknown job": {call: func() error {
-			_, err := getJob(f, "dev", "no-such-job")
-			return err
-		}, wantResourceType: "BackendJob"},
-		"unknown resource": {call: func() error {
-			_, err := f.client.GetBackendAuth(ctx, &amplify.GetBackendAuthInput{AppId: aws.String(demoApp), BackendEnvironmentName: aws.String("dev"), ResourceName: aws.String("x")})
-			return err
+		"unknown environment": {call: func() (any, error) { return clone(f, "prod", "x") }, wantResourceType: "BackendEnvironment"},
+		"unknown job":         {call: func() (any, error) { return getJob(f, "dev", "no-such-job") }, wantResourceType: "BackendJob"},
+		"unknown resource": {call: func() (any, error) {
+			return f.client.GetBackendAuth(ctx, &amplify.GetBackendAuthInput{AppId: app, BackendEnvironmentName: dev, ResourceName: aws.String("x")})
 		}, wantResourceType: "BackendAuth"},
-		"enum value outside the model": {call: func() error {
-			_, err := f.client.ImportBackendStorage(ctx, &amplify.ImportBackendStorageInput{AppId: aws.String(demoApp), BackendEnvironmentName: aws.String("dev"), ServiceName: "GCS"})
-			return err
+		"enum value outside the model": {call: func() (any, error) {
+			return f.client.ImportBackendStorage(ctx, &amplify.ImportBackendStorageInput{AppId: app, BackendEnvironmentName: dev, ServiceName: "GCS"})
 		}, wantMember: "serviceName"},
-		"nested enum value outside the model": {call: func() error {
-			cfg := *authConfig
-			pool := *cfg.UserPoolConfigs
-			pool.SignInMethod = "FINGERPRINT"
-			cfg.UserPoolConfigs = &pool
-			_, err := f.client.CreateBackendAuth(ctx, &amplify.CreateBackendAuthInput{AppId: aws.String(demoApp), BackendEnvironmentName: aws.String("dev"), ResourceName: aws.String("a"), ResourceConfig: &cfg})
-			return err
+		"nested enum value outside the model": {call: func() (any, error) {
+			return f.client.CreateBackendAuth(ctx, &amplify.CreateBackendAuthInput{AppId: app, BackendEnvironmentName: dev, ResourceName: aws.String("a"), ResourceConfig: &badAuth})
 		}, wantMember: "resourceConfig.userPoolConfigs.signInMethod"},
-		"existing environment": {call: func() error {
-			_, err := clone(f, "dev", "staging")
-			return err
-		}, wantMember: "staging already exists"},
+		"existing environment": {call: func() (any, error) { return clone(f, "dev", "staging") }, wantMember: "staging already exists"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			err := tc.call()
+			_, err := tc.call()
 			if tc.wantResourceType != "" {
 				nf := asError[*types.NotFoundException](t, err)
 				if aws.ToString(nf.ResourceType) != tc.wantResourceType || nf.ErrorMessage() == "" {

@@ -33,14 +33,15 @@ func (c *ManualClock) Now() time.Time {
 
 // Advance moves the clock forward by d.
 func (c *ManualClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+	c.move(func(t time.Time) time.Time { return t.Add(d) })
 }
 
 // Set moves the clock to t.
-func (c *ManualClock) Set(t time.Time) {
+func (c *ManualClock) Set(t time.Time) { c.move(func(time.Time) time.Time { return t }) }
+
+// move changes the time in one step, so that concurrent moves all count.
+func (c *ManualClock) move(to func(time.Time) time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.now = t
+	c.now = to(c.now)
 }

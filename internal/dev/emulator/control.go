@@ -13,7 +13,8 @@ const controlPrefix = "/_emulator/"
 //
 //	GET  /_emulator/stats   Stats as JSON
 //	GET  /_emulator/faults  the faults in force as JSON
-//	POST /_emulator/faults  change the faults a JSON object names
+//	POST /_emulator/faults  change the faults a JSON object names, an
+//	                        outage placed from now
 func (e *Emulator) serveControl(w http.ResponseWriter, r *http.Request) {
 	switch r.Method + " " + r.URL.Path {
 	case "GET /_emulator/stats":
@@ -26,14 +27,8 @@ func (e *Emulator) serveControl(w http.ResponseWriter, r *http.Request) {
 			writeError(w, badRequest("read faults: %v", err))
 			return
 		}
-		// Hold no lock while decoding: SetFaults validates the whole
-		// result, and a concurrent change between the two is last-wins.
-		f := e.Faults()
-		if err := f.UnmarshalJSON(body); err != nil {
-			writeError(w, badRequest("faults: %v", err))
-			return
-		}
-		if err := e.SetFaults(f); err != nil {
+		f, err := e.updateFaults(func(f *Faults) error { return f.UnmarshalJSON(body) })
+		if err != nil {
 			writeError(w, badRequest("faults: %v", err))
 			return
 		}

@@ -64,18 +64,48 @@
 //
 // Faults make the emulator misbehave like the service: a share of jobs
 // FAILED or stuck, a share of requests throttled (429
-// TooManyRequestsException) or timed out (504 GatewayTimeoutException),
-// GetBackendJob answering NotFound for a while after a job starts,
-// latency on every answer. They can change at run time.
+// TooManyRequestsException) or timed out before the operation ran (504
+// GatewayTimeoutException), GetBackendJob answering NotFound for a while
+// after a job starts, latency on every answer. They can change at run
+// time.
+//
+// Two faults break what a client may assume:
+//
+//   - Lost answers (LostAnswerRate): a job-starting call is accepted, its
+//     job starts (it holds the environment; GetBackendJob and
+//     ListBackendJobs show it), and then the caller gets 504
+//     GatewayTimeoutException after LostAnswerDelay instead of the job id.
+//     A retry is refused as pending, by the caller's own job. Calls that
+//     start no job, or are refused, are answered as usual.
+//   - Outages (OutageAfter, OutageFor, on the Clock): while one lasts,
+//     every Admin API request is answered 503 ServiceUnavailableException
+//     (which aws-sdk-go-v2's and botocore's retryers retry) or, for
+//     OutageDropRate of them, its connection is reset without an answer
+//     (a transport error). Jobs go on running; the control endpoints stay
+//     up. An outage set at run time is placed from that moment.
+//
+// Stats counts these under outcomes of their own (OutcomeLostAnswer,
+// OutcomeOutage, OutcomeDropped) and lists the jobs whose answer was lost
+// (Stats.LostAnswers), so that a test can check the fault happened and
+// that its job was found.
 //
 // # Control endpoints
 //
 // Under /_emulator/, unsigned and free of faults:
 //
-//	GET  /_emulator/stats   Stats: requests per operation and outcome, job statuses
-//	GET  /_emulator/faults  the Faults in force
+//	GET  /_emulator/stats   Stats: requests per operation and outcome, job statuses, lost answers
+//	GET  /_emulator/faults  the Faults in force, an outage as seen now
 //	POST /_emulator/faults  change the faults the JSON object names, e.g.
 //	                        {"throttleRate": 0.2, "latency": "150ms", "pendingErrorCode": "ValidationException"}
+//	                        {"lostAnswerRate": 0.1, "lostAnswerDelay": "500ms"}
+//	                        {"outageFor": "60s"}                        an outage from now, for 60 s
+//	                        {"outageAfter": "5m", "outageFor": "2h"}    one from 5 min from now
+//	                        {"outageDropRate": 0.3}                     reset 30% of connections during it
+//	                        {"outageFor": "0s"}                         end it now
+//
+// Rates are from 0 to 1 and durations (strings like "1.5s") not negative;
+// a bad value or an unknown name is a 400 that names it, and changes
+// nothing.
 //
 // # State file
 //

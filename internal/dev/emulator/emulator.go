@@ -1,13 +1,16 @@
 package emulator
 
 import (
+	"context"
 	crand "crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -52,10 +55,17 @@ type Emulator struct {
 
 	// mu guards the state below; request handling holds it for one
 	// operation at a time, so operations are atomic.
-	mu     sync.Mutex
-	apps   map[string]*app
-	rand   *rand.Rand
-	faults Faults
+	mu   sync.Mutex
+	apps map[string]*app
+	rand *rand.Rand
+	// lossRand draws lost answers and dropped connections: a stream of
+	// its own, so that a seed replays the throttling and gateway timeouts
+	// it did before those faults existed.
+	lossRand *rand.Rand
+	faults   Faults
+	// outageFrom and outageUntil are the outage window on the clock,
+	// placed when the faults were set.
+	outageFrom, outageUntil time.Time
 }
 
 // New returns an emulator for cfg.
@@ -75,17 +85,11 @@ func New(cfg Config) (*Emulator, error) {
 		apps:   map[string]*app{},
 		// Separate streams for jobs and for the rest, so that fault draws
 		// on reads do not change which jobs fail.
-		rand:   rand.New(rand.NewPCG(cfg.Seed, 1)),
-		faults: cfg.Faults,
+		rand:     rand.New(rand.NewPCG(cfg.Seed, 1)),
+		lossRand: rand.New(rand.NewPCG(cfg.Seed, 3)),
 	}
-	e.jobs = NewJobs(JobsConfig{
-		Clock:          clock,
-		Rand:           rand.New(rand.NewPCG(cfg.Seed, 2)),
-		Durations:      cfg.JobDurations,
-		FailRate:       cfg.Faults.FailRate,
-		StuckRate:      cfg.Faults.StuckRate,
-		FailOperations: cfg.Faults.FailOperations,
-	})
+	e.jobs = NewJobs(JobsConfig{Clock: clock, Rand: rand.New(rand.NewPCG(cfg.Seed, 2)), Durations: cfg.JobDurations})
+	e.setFaults(cfg.Faults, clock.Now())
 	if cfg.State != nil {
 		for _, sa := range cfg.State.Apps {
 			e.apps[sa.AppId] = sa.load()
@@ -97,25 +101,65 @@ func New(cfg Config) (*Emulator, error) {
 // Jobs returns the emulator's job model.
 func (e *Emulator) Jobs() *Jobs { return e.jobs }
 
-// Faults returns the faults in force.
+// Faults returns the faults in force, the outage seen from now.
 func (e *Emulator) Faults() Faults {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.faults
+	return e.faultsAt(e.clock.Now())
 }
 
 // SetFaults replaces the faults in force; FailRate and StuckRate apply to
-// jobs created from now on.
+// jobs created from now on, an outage is placed from now.
 func (e *Emulator) SetFaults(f Faults) error {
-	if err := f.Validate(); err != nil {
-		return err
-	}
+	_, err := e.updateFaults(func(cur *Faults) error {
+		*cur = f
+		return nil
+	})
+	return err
+}
+
+// updateFaults applies change to the faults in force, seen from now, and
+// sets the result if it is valid. It is one step under e.mu, so that
+// concurrent changes do not undo each other and an outage that change
+// leaves alone keeps its window.
+func (e *Emulator) updateFaults(change func(*Faults) error) (Faults, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	now := e.clock.Now()
+	f := e.faultsAt(now)
+	if err := change(&f); err != nil {
+		return Faults{}, err
+	}
+	if err := f.Validate(); err != nil {
+		return Faults{}, err
+	}
+	e.setFaults(f, now)
+	return f, nil
+}
+
+// setFaults puts valid faults in force at now; e.mu held (or e not yet
+// shared).
+func (e *Emulator) setFaults(f Faults, now time.Time) {
 	e.faults = f
+	e.outageFrom = now.Add(f.OutageAfter)
+	e.outageUntil = e.outageFrom.Add(f.OutageFor)
 	e.jobs.SetRates(f.FailRate, f.StuckRate)
 	e.jobs.SetFailOperations(f.FailOperations)
-	return nil
+}
+
+// faultsAt returns the faults in force with the outage as seen at now;
+// e.mu held.
+func (e *Emulator) faultsAt(now time.Time) Faults {
+	f := e.faults
+	f.OutageAfter, f.OutageFor = 0, 0
+	if now.Before(e.outageUntil) {
+		from := e.outageFrom
+		if from.Before(now) {
+			from = now
+		}
+		f.OutageAfter, f.OutageFor = from.Sub(now), e.outageUntil.Sub(from)
+	}
+	return f
 }
 
 // Stats returns the request counters and the jobs' statuses now.
@@ -135,57 +179,61 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, controlPrefix) {
 		e.serveControl(rw, r)
 	} else {
-		op, err := e.serveAPI(rw, r)
+		op, outcome := e.serveAPI(rw, r)
 		if op != nil {
 			opName = op.Name
 		}
-		e.stats.count(opName, rw.status, err)
+		e.stats.count(opName, outcome)
 	}
 	if e.log != nil {
+		status := any(rw.status)
+		if rw.dropped != nil {
+			status = "dropped"
+		}
 		e.log.Info("request", "method", r.Method, "path", r.URL.EscapedPath(), "operation", opName,
-			"status", rw.status, "duration", time.Since(start).Round(time.Microsecond))
+			"status", status, "duration", time.Since(start).Round(time.Microsecond))
+	}
+	if rw.dropped != nil {
+		_ = rw.dropped.Close()
 	}
 }
 
-// serveAPI answers an Admin API request: route, sign check, faults,
-// input, operation. It returns the operation (nil when no route matched)
-// and the error answered, if any.
-func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) (*amplify.Operation, *apiError) {
-	op, labels, ok := e.routes.match(r.Method, r.URL.EscapedPath())
-	if !ok {
-		err := unknownRoute(r.Method, r.URL.EscapedPath())
-		writeError(w, err)
-		return nil, err
+// serveAPI answers an Admin API request: outage, route, then call. It
+// returns the operation (nil when no route matched) and the outcome to
+// count.
+func (e *Emulator) serveAPI(w *statusWriter, r *http.Request) (*amplify.Operation, string) {
+	op, labels, routed := e.routes.match(r.Method, r.URL.EscapedPath())
+	faults := e.drawFaults()
+	if faults.outage {
+		return op, unreachable(w, faults.drop)
 	}
-	out, err := e.call(w, r, op, labels)
+	var out any
+	var err *apiError
+	if routed {
+		out, err = e.call(w, r, op, labels, faults)
+	} else {
+		err = unknownRoute(r.Method, r.URL.EscapedPath())
+	}
 	if err != nil {
 		writeError(w, err)
-		return op, err
+		return op, err.outcome()
 	}
 	writeJSON(w, http.StatusOK, out)
-	return op, nil
+	return op, strconv.Itoa(http.StatusOK)
 }
 
 // call runs op in the order the service's front door does: latency,
 // signature, throttling and gateway faults, then the input, then the
-// operation itself under e.mu.
-func (e *Emulator) call(w http.ResponseWriter, r *http.Request, op *amplify.Operation, labels map[string]string) (any, *apiError) {
-	faults, throttle, fail := e.drawFaults()
-	if faults.Latency > 0 {
-		t := time.NewTimer(faults.Latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-		}
-	}
+// operation itself under e.mu, then the loss of its answer.
+func (e *Emulator) call(w http.ResponseWriter, r *http.Request, op *amplify.Operation, labels map[string]string, faults requestFaults) (any, *apiError) {
+	pause(r.Context(), faults.latency)
 	if err := checkSignature(r); err != nil {
 		return nil, err
 	}
-	if throttle {
+	if faults.throttle {
 		return nil, errThrottled
 	}
-	if fail {
+	if faults.timeout {
 		return nil, errGatewayTimeout
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
@@ -196,19 +244,65 @@ func (e *Emulator) call(w http.ResponseWriter, r *http.Request, op *amplify.Oper
 	if apiErr != nil {
 		return nil, apiErr
 	}
+	out, apiErr := e.run(op, in)
+	if apiErr != nil || !faults.lost || !op.StartsJob {
+		return out, apiErr
+	}
+	// The job started; its answer is lost on the way back.
+	e.stats.lostAnswer(op.Name, out)
+	pause(r.Context(), faults.lostDelay)
+	return nil, errLostAnswer
+}
+
+func (e *Emulator) run(op *amplify.Operation, in any) (any, *apiError) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return handlers[op.Name](e, in)
 }
 
-// drawFaults decides whether this request is throttled or fails. Both
-// draws happen on every request, so the seeded sequence does not depend
-// on the rates.
-func (e *Emulator) drawFaults() (f Faults, throttle, fail bool) {
+// requestFaults is what the faults decided for one Admin API request.
+type requestFaults struct {
+	latency, lostDelay                    time.Duration
+	outage, drop, throttle, timeout, lost bool
+}
+
+// drawFaults decides what the faults do to one request. Every request
+// draws the same numbers whatever the rates, so the seeded sequence does
+// not depend on them.
+func (e *Emulator) drawFaults() requestFaults {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	now := e.clock.Now()
 	t, g := e.rand.Float64(), e.rand.Float64()
-	return e.faults, t < e.faults.ThrottleRate, g < e.faults.ErrorRate
+	l, d := e.lossRand.Float64(), e.lossRand.Float64()
+	f := e.faults
+	outage := !now.Before(e.outageFrom) && now.Before(e.outageUntil)
+	return requestFaults{latency: f.Latency, lostDelay: f.lostAnswerDelay(),
+		outage: outage, drop: outage && d < f.OutageDropRate,
+		throttle: t < f.ThrottleRate, timeout: g < f.ErrorRate, lost: l < f.LostAnswerRate}
+}
+
+// unreachable answers a request during an outage: 503, or no answer at
+// all when drop. It returns the outcome.
+func unreachable(w *statusWriter, drop bool) string {
+	if drop && w.drop() {
+		return OutcomeDropped
+	}
+	writeError(w, errServiceUnavailable)
+	return errServiceUnavailable.outcome()
+}
+
+// pause waits d, or until ctx ends.
+func pause(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 func writeError(w http.ResponseWriter, err *apiError) {
@@ -238,10 +332,33 @@ func newRequestID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
-// statusWriter remembers the status answered, for the log and counters.
+// statusWriter remembers the status answered, or that the connection was
+// dropped, for the log and counters.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	// dropped is the connection taken over to be dropped, closed once
+	// the request is counted: the client must not see the reset before
+	// the stats do.
+	dropped net.Conn
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// drop takes the connection over to reset it without an answer, as a load balancer that
+// lost its targets may: the client sees a transport error. It reports
+// false where the connection cannot be taken over (HTTP/2, a recorder).
+func (w *statusWriter) drop() bool {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return false
+	}
+	if tcp, ok := conn.(*net.TCPConn); ok {
+		_ = tcp.SetLinger(0) // close with a reset, not an orderly FIN
+	}
+	w.dropped = conn
+	return true
 }
 
 func (w *statusWriter) WriteHeader(status int) {

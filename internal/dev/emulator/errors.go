@@ -3,6 +3,7 @@ package emulator
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 )
 
 // apiError is an error answer in the AWS REST-JSON shape: an HTTP status,
@@ -14,9 +15,21 @@ type apiError struct {
 	message      string
 	resourceType string
 	limitType    string
+	// statsOutcome, when set, is what Stats counts the answer as: a fault
+	// the client cannot tell from another by the answer.
+	statsOutcome string
 }
 
 func (e *apiError) Error() string { return e.code + ": " + e.message }
+
+// outcome is how Stats counts the answer: "<status> <code>" unless the
+// fault has a name of its own.
+func (e *apiError) outcome() string {
+	if e.statsOutcome != "" {
+		return e.statsOutcome
+	}
+	return strconv.Itoa(e.status) + " " + e.code
+}
 
 // body is the JSON body of the error.
 func (e *apiError) body() any {
@@ -47,11 +60,21 @@ func notFound(resourceType, format string, args ...any) *apiError {
 	return &apiError{status: http.StatusNotFound, code: "NotFoundException", message: fmt.Sprintf(format, args...), resourceType: resourceType}
 }
 
+const gatewayTimeoutMessage = "The request timed out: try again later"
+
 var (
 	errThrottled = &apiError{status: http.StatusTooManyRequests, code: "TooManyRequestsException",
 		message: "Rate exceeded", limitType: "API_RATE_LIMIT"}
 	errGatewayTimeout = &apiError{status: http.StatusGatewayTimeout, code: "GatewayTimeoutException",
-		message: "The request timed out: try again later"}
+		message: gatewayTimeoutMessage}
+	// errLostAnswer is the answer to a call whose job started: to the
+	// client, the same as errGatewayTimeout.
+	errLostAnswer = &apiError{status: http.StatusGatewayTimeout, code: "GatewayTimeoutException",
+		message: gatewayTimeoutMessage, statsOutcome: OutcomeLostAnswer}
+	// errServiceUnavailable is every answer during an outage; SDKs retry
+	// a 503.
+	errServiceUnavailable = &apiError{status: http.StatusServiceUnavailable, code: "ServiceUnavailableException",
+		message: "Service Unavailable"}
 	// errMissingToken is what API Gateway answers a request without a
 	// SigV4 signature.
 	errMissingToken = &apiError{status: http.StatusForbidden, code: "MissingAuthenticationTokenException",

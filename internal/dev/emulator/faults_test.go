@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	smithy "github.com/aws/smithy-go"
 
 	"github.com/jobwatch/jobwatch/internal/amplify"
@@ -56,9 +55,7 @@ func TestRequestFaults(t *testing.T) {
 		"error-rate 1": {faults: emulator.Faults{ErrorRate: 1}, wantOutcome: "504 GatewayTimeoutException",
 			check: func(t *testing.T, err error) {
 				asError[*types.GatewayTimeoutException](t, err)
-				if re := asError[*awshttp.ResponseError](t, err); re.HTTPStatusCode() != 504 {
-					t.Errorf("HTTP %d, want 504", re.HTTPStatusCode())
-				}
+				wantHTTPStatus(t, err, 504)
 			}},
 	}
 	for name, tc := range tests {
@@ -152,15 +149,7 @@ func TestJobOutcomeRates(t *testing.T) {
 
 func TestJobDurationPerOperation(t *testing.T) {
 	f := start(t, emulator.Config{JobDurations: emulator.FixedDurations(3*time.Second, map[string]time.Duration{"CloneBackend": 10 * time.Second})})
-	cloned, err := clone(f, "dev", "pr-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	imported, err := f.client.ImportBackendStorage(context.Background(), &amplify.ImportBackendStorageInput{AppId: aws.String(demoApp),
-		BackendEnvironmentName: aws.String("staging"), BucketName: aws.String("b"), ServiceName: types.ServiceNameS3})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cloned, imported := cloneAndImport(t, f)
 	steps := []struct {
 		after                   time.Duration
 		wantClone, wantImported string
@@ -170,8 +159,8 @@ func TestJobDurationPerOperation(t *testing.T) {
 	}
 	for _, s := range steps {
 		f.clock.Advance(s.after)
-		c, err1 := getJob(f, "dev", *cloned.JobId)
-		i, err2 := getJob(f, "staging", *imported.JobId)
+		c, err1 := getJob(f, "dev", cloned)
+		i, err2 := getJob(f, "staging", imported)
 		if err1 != nil || err2 != nil {
 			t.Fatal(err1, err2)
 		}
@@ -283,6 +272,11 @@ func TestFaultsAtRunTime(t *testing.T) {
 		`{"latency": "soon"}`:                 "latency",
 		`{"pendingErrorCode": "Oops"}`:        "pendingErrorCode",
 		`{"typo": 1}`:                         "typo",
+		`{"lostAnswerRate": 1.5}`:             "lostAnswerRate must be from 0 to 1",
+		`{"lostAnswerDelay": 5}`:              "lostAnswerDelay",
+		`{"outageDropRate": -1}`:              "outageDropRate must be from 0 to 1",
+		`{"outageFor": "-1s"}`:                "outageFor must not be negative",
+		`{"outageAfter": "soon"}`:             "outageAfter",
 	} {
 		if r := post(body); r.status != 400 || !strings.Contains(fmt.Sprint(r.body["message"]), want) {
 			t.Errorf("POST %s: %d %v, want 400 naming %s", body, r.status, r.body, want)
@@ -312,20 +306,12 @@ func TestFaultsAtRunTime(t *testing.T) {
 // error, other operations' jobs do not, and a bad name is refused.
 func TestFailOperations(t *testing.T) {
 	f := start(t, emulator.Config{Faults: emulator.Faults{FailOperations: []string{"clone-backend"}}})
-	cloned, err := clone(f, "dev", "pr-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	imported, err := f.client.ImportBackendStorage(context.Background(), &amplify.ImportBackendStorageInput{AppId: aws.String(demoApp),
-		BackendEnvironmentName: aws.String("staging"), BucketName: aws.String("b"), ServiceName: types.ServiceNameS3})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cloned, imported := cloneAndImport(t, f)
 	f.clock.Advance(time.Hour)
-	if job, _ := getJob(f, "dev", *cloned.JobId); aws.ToString(job.Status) != "FAILED" || aws.ToString(job.Error) == "" {
+	if job, _ := getJob(f, "dev", cloned); aws.ToString(job.Status) != "FAILED" || aws.ToString(job.Error) == "" {
 		t.Errorf("CloneBackend job = %v, want FAILED with an error", job)
 	}
-	if job, _ := getJob(f, "staging", *imported.JobId); aws.ToString(job.Status) != "COMPLETED" {
+	if job, _ := getJob(f, "staging", imported); aws.ToString(job.Status) != "COMPLETED" {
 		t.Errorf("ImportBackendStorage job = %v, want COMPLETED", job)
 	}
 	if err := f.srv.SetFaults(emulator.Faults{FailOperations: []string{"GetBackendJob"}}); err == nil {

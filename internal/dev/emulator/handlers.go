@@ -77,24 +77,98 @@ func (e *Emulator) app(appID string) (*app, *apiError) {
 	return a, nil
 }
 
-func (e *Emulator) env(appID, name string) (*app, *environment, *apiError) {
+// held looks name up among what app appID holds by name (environments,
+// sessions); missing is the error when there is none.
+func held[T any](e *Emulator, appID, name string, in func(*app) map[string]*T, missing func() *apiError) (*app, *T, *apiError) {
 	a, err := e.app(appID)
 	if err != nil {
 		return nil, nil, err
 	}
-	env := a.envs[name]
-	if env == nil {
-		return nil, nil, notFound(resEnvironment, "There is no backend environment %s for appId %s", name, appID)
+	v := in(a)[name]
+	if v == nil {
+		return nil, nil, missing()
 	}
-	return a, env, nil
+	return a, v, nil
 }
 
-func resource[T any](m map[string]T, resourceType, name, env string) (T, *apiError) {
-	r, ok := m[name]
+func (e *Emulator) env(appID, name string) (*app, *environment, *apiError) {
+	return held(e, appID, name, func(a *app) map[string]*environment { return a.envs }, func() *apiError {
+		return notFound(resEnvironment, "There is no backend environment %s for appId %s", name, appID)
+	})
+}
+
+// kind is a kind of environment resource: the resourceType a
+// NotFoundException names and where an environment keeps them by name.
+type kind[T any] struct {
+	resourceType string
+	in           func(*environment) map[string]T
+}
+
+var (
+	authKind = kind[*types.CreateBackendAuthResourceConfig]{resAuth,
+		func(env *environment) map[string]*types.CreateBackendAuthResourceConfig { return env.auth }}
+	apiKind     = kind[*apiResource]{resAPI, func(env *environment) map[string]*apiResource { return env.apis }}
+	storageKind = kind[*types.GetBackendStorageResourceConfig]{resStorage,
+		func(env *environment) map[string]*types.GetBackendStorageResourceConfig { return env.storage }}
+)
+
+// find returns the resource name of env (named envName), or NotFound.
+func (k kind[T]) find(env *environment, envName, name string) (T, *apiError) {
+	r, ok := k.in(env)[name]
 	if !ok {
-		return r, notFound(resourceType, "There is no %s resource %s in backend environment %s", resourceType, name, env)
+		return r, notFound(k.resourceType, "There is no %s resource %s in backend environment %s", k.resourceType, name, envName)
 	}
 	return r, nil
+}
+
+// get looks a resource up for a Get* operation.
+func (k kind[T]) get(e *Emulator, appID, envName, name string) (T, *apiError) {
+	_, env, err := e.env(appID, envName)
+	if err != nil {
+		var none T
+		return none, err
+	}
+	return k.find(env, envName, name)
+}
+
+// getResource answers a Get* operation on a resource. The outputs of
+// GetBackendAuth, GetBackendAPI and GetBackendStorage share the wire
+// names; config picks what a resource reports as its resourceConfig.
+func getResource[Out, T any](e *Emulator, k kind[T], appID, envName, name string, config func(T) any) (*Out, *apiError) {
+	r, err := k.get(e, appID, envName, name)
+	if err != nil {
+		return nil, err
+	}
+	wire := struct {
+		AppId                  string `json:"appId"`
+		BackendEnvironmentName string `json:"backendEnvironmentName"`
+		ResourceName           string `json:"resourceName"`
+		ResourceConfig         any    `json:"resourceConfig"`
+	}{appID, envName, name, config(r)}
+	out := new(Out) // a copy: the caller may not change the state through it
+	if err := roundTrip(wire, out); err != nil {
+		panic(fmt.Sprintf("emulator: resource output %T: %v", out, err)) // the shapes have these members
+	}
+	return out, nil
+}
+
+// resourceJob runs a job-starting operation on an existing resource
+// (Update*, Delete*, GenerateBackendAPIModels): NotFound when it does not
+// exist, change once the job is accepted.
+func resourceJob[Out, T any](e *Emulator, k kind[T], appID, envName, op, name string, change func(env *environment, r T)) (*Out, *apiError) {
+	var r T
+	return envJob[Out](e, appID, envName, op,
+		func(env *environment) (err *apiError) {
+			r, err = k.find(env, envName, name)
+			return err
+		},
+		func(env *environment) { change(env, r) })
+}
+
+// deleteJob runs a Delete* operation: the resource goes when the job is
+// accepted.
+func deleteJob[Out, T any](e *Emulator, k kind[T], appID, envName, op, name string) (*Out, *apiError) {
+	return resourceJob[Out](e, k, appID, envName, op, name, func(env *environment, _ T) { delete(k.in(env), name) })
 }
 
 // --- jobs ----------------------------------------------------------------
@@ -137,6 +211,21 @@ func envJob[Out any](e *Emulator, appID, envName, op string, check func(*environ
 	}
 	change(env)
 	return jobOutput[Out](job, envName), nil
+}
+
+// appJob is the shape of the operations that start an app-wide job:
+// change applies once the job is accepted.
+func appJob[Out any](e *Emulator, appID, op string, change func(*app)) (*Out, *apiError) {
+	a, err := e.app(appID)
+	if err != nil {
+		return nil, err
+	}
+	job, err := e.startJob(a.id, "", op)
+	if err != nil {
+		return nil, err
+	}
+	change(a)
+	return jobOutput[Out](job, ""), nil
 }
 
 func (e *Emulator) pendingError(err error) *apiError {
@@ -320,19 +409,12 @@ func (e *Emulator) deleteBackend(in *amplify.DeleteBackendInput) (*amplify.Delet
 // removeAllBackends runs one app-wide job: it waits for all of the app's
 // environments and blocks them until it ends (see the package doc).
 func (e *Emulator) removeAllBackends(in *amplify.RemoveAllBackendsInput) (*amplify.RemoveAllBackendsOutput, *apiError) {
-	a, err := e.app(*in.AppId)
-	if err != nil {
-		return nil, err
-	}
-	job, err := e.startJob(a.id, "", "RemoveAllBackends")
-	if err != nil {
-		return nil, err
-	}
-	clear(a.envs)
-	if aws.ToBool(in.CleanAmplifyApp) {
-		delete(e.apps, a.id)
-	}
-	return jobOutput[amplify.RemoveAllBackendsOutput](job, ""), nil
+	return appJob[amplify.RemoveAllBackendsOutput](e, *in.AppId, "RemoveAllBackends", func(a *app) {
+		clear(a.envs)
+		if aws.ToBool(in.CleanAmplifyApp) {
+			delete(e.apps, a.id)
+		}
+	})
 }
 
 // featureFlags is the amplifyFeatureFlags document GetBackend returns.
@@ -388,13 +470,8 @@ func (e *Emulator) createBackendAuth(in *amplify.CreateBackendAuthInput) (*ampli
 }
 
 func (e *Emulator) updateBackendAuth(in *amplify.UpdateBackendAuthInput) (*amplify.UpdateBackendAuthOutput, *apiError) {
-	var cfg *types.CreateBackendAuthResourceConfig
-	return envJob[amplify.UpdateBackendAuthOutput](e, *in.AppId, *in.BackendEnvironmentName, "UpdateBackendAuth",
-		func(env *environment) (err *apiError) {
-			cfg, err = resource(env.auth, resAuth, *in.ResourceName, *in.BackendEnvironmentName)
-			return err
-		},
-		func(*environment) { mergeInto(cfg, in.ResourceConfig) })
+	return resourceJob[amplify.UpdateBackendAuthOutput](e, authKind, *in.AppId, *in.BackendEnvironmentName, "UpdateBackendAuth", *in.ResourceName,
+		func(_ *environment, cfg *types.CreateBackendAuthResourceConfig) { mergeInto(cfg, in.ResourceConfig) })
 }
 
 // importBackendAuth stores the imported user pool as an auth resource
@@ -416,25 +493,12 @@ func (e *Emulator) importBackendAuth(in *amplify.ImportBackendAuthInput) (*ampli
 }
 
 func (e *Emulator) deleteBackendAuth(in *amplify.DeleteBackendAuthInput) (*amplify.DeleteBackendAuthOutput, *apiError) {
-	return envJob[amplify.DeleteBackendAuthOutput](e, *in.AppId, *in.BackendEnvironmentName, "DeleteBackendAuth",
-		func(env *environment) *apiError {
-			_, err := resource(env.auth, resAuth, *in.ResourceName, *in.BackendEnvironmentName)
-			return err
-		},
-		func(env *environment) { delete(env.auth, *in.ResourceName) })
+	return deleteJob[amplify.DeleteBackendAuthOutput](e, authKind, *in.AppId, *in.BackendEnvironmentName, "DeleteBackendAuth", *in.ResourceName)
 }
 
 func (e *Emulator) getBackendAuth(in *amplify.GetBackendAuthInput) (*amplify.GetBackendAuthOutput, *apiError) {
-	a, env, err := e.env(*in.AppId, *in.BackendEnvironmentName)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := resource(env.auth, resAuth, *in.ResourceName, *in.BackendEnvironmentName)
-	if err != nil {
-		return nil, err
-	}
-	return &amplify.GetBackendAuthOutput{AppId: aws.String(a.id), BackendEnvironmentName: in.BackendEnvironmentName,
-		ResourceName: in.ResourceName, ResourceConfig: deepCopy(cfg)}, nil
+	return getResource[amplify.GetBackendAuthOutput](e, authKind, *in.AppId, *in.BackendEnvironmentName, *in.ResourceName,
+		func(cfg *types.CreateBackendAuthResourceConfig) any { return cfg })
 }
 
 // --- API -----------------------------------------------------------------
@@ -445,13 +509,8 @@ func (e *Emulator) createBackendAPI(in *amplify.CreateBackendAPIInput) (*amplify
 }
 
 func (e *Emulator) updateBackendAPI(in *amplify.UpdateBackendAPIInput) (*amplify.UpdateBackendAPIOutput, *apiError) {
-	var api *apiResource
-	return envJob[amplify.UpdateBackendAPIOutput](e, *in.AppId, *in.BackendEnvironmentName, "UpdateBackendAPI",
-		func(env *environment) (err *apiError) {
-			api, err = resource(env.apis, resAPI, *in.ResourceName, *in.BackendEnvironmentName)
-			return err
-		},
-		func(*environment) {
+	return resourceJob[amplify.UpdateBackendAPIOutput](e, apiKind, *in.AppId, *in.BackendEnvironmentName, "UpdateBackendAPI", *in.ResourceName,
+		func(_ *environment, api *apiResource) {
 			if in.ResourceConfig != nil {
 				mergeInto(api.config, in.ResourceConfig)
 				api.stale = api.models != ""
@@ -460,37 +519,19 @@ func (e *Emulator) updateBackendAPI(in *amplify.UpdateBackendAPIInput) (*amplify
 }
 
 func (e *Emulator) deleteBackendAPI(in *amplify.DeleteBackendAPIInput) (*amplify.DeleteBackendAPIOutput, *apiError) {
-	return envJob[amplify.DeleteBackendAPIOutput](e, *in.AppId, *in.BackendEnvironmentName, "DeleteBackendAPI",
-		func(env *environment) *apiError {
-			_, err := resource(env.apis, resAPI, *in.ResourceName, *in.BackendEnvironmentName)
-			return err
-		},
-		func(env *environment) { delete(env.apis, *in.ResourceName) })
+	return deleteJob[amplify.DeleteBackendAPIOutput](e, apiKind, *in.AppId, *in.BackendEnvironmentName, "DeleteBackendAPI", *in.ResourceName)
 }
 
 func (e *Emulator) getBackendAPI(in *amplify.GetBackendAPIInput) (*amplify.GetBackendAPIOutput, *apiError) {
-	a, env, err := e.env(*in.AppId, *in.BackendEnvironmentName)
-	if err != nil {
-		return nil, err
-	}
-	api, err := resource(env.apis, resAPI, *in.ResourceName, *in.BackendEnvironmentName)
-	if err != nil {
-		return nil, err
-	}
-	return &amplify.GetBackendAPIOutput{AppId: aws.String(a.id), BackendEnvironmentName: in.BackendEnvironmentName,
-		ResourceName: in.ResourceName, ResourceConfig: deepCopy(api.config)}, nil
+	return getResource[amplify.GetBackendAPIOutput](e, apiKind, *in.AppId, *in.BackendEnvironmentName, *in.ResourceName,
+		func(api *apiResource) any { return api.config })
 }
 
 // generateBackendAPIModels "generates" models from the API's schema: the
 // text is made up, what matters is that GetBackendAPIModels reflects it.
 func (e *Emulator) generateBackendAPIModels(in *amplify.GenerateBackendAPIModelsInput) (*amplify.GenerateBackendAPIModelsOutput, *apiError) {
-	var api *apiResource
-	return envJob[amplify.GenerateBackendAPIModelsOutput](e, *in.AppId, *in.BackendEnvironmentName, "GenerateBackendAPIModels",
-		func(env *environment) (err *apiError) {
-			api, err = resource(env.apis, resAPI, *in.ResourceName, *in.BackendEnvironmentName)
-			return err
-		},
-		func(*environment) {
+	return resourceJob[amplify.GenerateBackendAPIModelsOutput](e, apiKind, *in.AppId, *in.BackendEnvironmentName, "GenerateBackendAPIModels", *in.ResourceName,
+		func(_ *environment, api *apiResource) {
 			schema := aws.ToString(api.config.TransformSchema)
 			api.models = "// Generated by the Amplify Admin API emulator from the schema of " + *in.ResourceName + "\n" + schema
 			api.introspection = fmt.Sprintf(`{"version":1,"models":{},"schemaLength":%d}`, len(schema))
@@ -499,11 +540,7 @@ func (e *Emulator) generateBackendAPIModels(in *amplify.GenerateBackendAPIModels
 }
 
 func (e *Emulator) getBackendAPIModels(in *amplify.GetBackendAPIModelsInput) (*amplify.GetBackendAPIModelsOutput, *apiError) {
-	_, env, err := e.env(*in.AppId, *in.BackendEnvironmentName)
-	if err != nil {
-		return nil, err
-	}
-	api, err := resource(env.apis, resAPI, *in.ResourceName, *in.BackendEnvironmentName)
+	api, err := apiKind.get(e, *in.AppId, *in.BackendEnvironmentName, *in.ResourceName)
 	if err != nil {
 		return nil, err
 	}
@@ -547,35 +584,17 @@ func (e *Emulator) importBackendStorage(in *amplify.ImportBackendStorageInput) (
 }
 
 func (e *Emulator) updateBackendStorage(in *amplify.UpdateBackendStorageInput) (*amplify.UpdateBackendStorageOutput, *apiError) {
-	var cfg *types.GetBackendStorageResourceConfig
-	return envJob[amplify.UpdateBackendStorageOutput](e, *in.AppId, *in.BackendEnvironmentName, "UpdateBackendStorage",
-		func(env *environment) (err *apiError) {
-			cfg, err = resource(env.storage, resStorage, *in.ResourceName, *in.BackendEnvironmentName)
-			return err
-		},
-		func(*environment) { mergeInto(cfg, in.ResourceConfig) })
+	return resourceJob[amplify.UpdateBackendStorageOutput](e, storageKind, *in.AppId, *in.BackendEnvironmentName, "UpdateBackendStorage", *in.ResourceName,
+		func(_ *environment, cfg *types.GetBackendStorageResourceConfig) { mergeInto(cfg, in.ResourceConfig) })
 }
 
 func (e *Emulator) deleteBackendStorage(in *amplify.DeleteBackendStorageInput) (*amplify.DeleteBackendStorageOutput, *apiError) {
-	return envJob[amplify.DeleteBackendStorageOutput](e, *in.AppId, *in.BackendEnvironmentName, "DeleteBackendStorage",
-		func(env *environment) *apiError {
-			_, err := resource(env.storage, resStorage, *in.ResourceName, *in.BackendEnvironmentName)
-			return err
-		},
-		func(env *environment) { delete(env.storage, *in.ResourceName) })
+	return deleteJob[amplify.DeleteBackendStorageOutput](e, storageKind, *in.AppId, *in.BackendEnvironmentName, "DeleteBackendStorage", *in.ResourceName)
 }
 
 func (e *Emulator) getBackendStorage(in *amplify.GetBackendStorageInput) (*amplify.GetBackendStorageOutput, *apiError) {
-	a, env, err := e.env(*in.AppId, *in.BackendEnvironmentName)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := resource(env.storage, resStorage, *in.ResourceName, *in.BackendEnvironmentName)
-	if err != nil {
-		return nil, err
-	}
-	return &amplify.GetBackendStorageOutput{AppId: aws.String(a.id), BackendEnvironmentName: in.BackendEnvironmentName,
-		ResourceName: in.ResourceName, ResourceConfig: deepCopy(cfg)}, nil
+	return getResource[amplify.GetBackendStorageOutput](e, storageKind, *in.AppId, *in.BackendEnvironmentName, *in.ResourceName,
+		func(cfg *types.GetBackendStorageResourceConfig) any { return cfg })
 }
 
 // s3Buckets are the account's buckets ListS3Buckets pages through,
@@ -612,19 +631,12 @@ func (e *Emulator) listS3Buckets(in *amplify.ListS3BucketsInput) (*amplify.ListS
 // createBackendConfig runs an app-wide job, like RemoveAllBackends: the
 // configuration belongs to the app, not to an environment.
 func (e *Emulator) createBackendConfig(in *amplify.CreateBackendConfigInput) (*amplify.CreateBackendConfigOutput, *apiError) {
-	a, err := e.app(*in.AppId)
-	if err != nil {
-		return nil, err
-	}
-	job, err := e.startJob(a.id, "", "CreateBackendConfig")
-	if err != nil {
-		return nil, err
-	}
-	if a.config == nil {
-		a.config = &backendConfig{}
-	}
-	a.config.backendManagerAppID = cmp.Or(aws.ToString(in.BackendManagerAppId), a.id)
-	return jobOutput[amplify.CreateBackendConfigOutput](job, ""), nil
+	return appJob[amplify.CreateBackendConfigOutput](e, *in.AppId, "CreateBackendConfig", func(a *app) {
+		if a.config == nil {
+			a.config = &backendConfig{}
+		}
+		a.config.backendManagerAppID = cmp.Or(aws.ToString(in.BackendManagerAppId), a.id)
+	})
 }
 
 func (e *Emulator) config(appID string) (*app, *apiError) {
@@ -680,15 +692,9 @@ func (e *Emulator) createToken(in *amplify.CreateTokenInput) (*amplify.CreateTok
 }
 
 func (e *Emulator) token(appID, sessionID string) (*app, *token, *apiError) {
-	a, err := e.app(appID)
-	if err != nil {
-		return nil, nil, err
-	}
-	t := a.tokens[sessionID]
-	if t == nil {
-		return nil, nil, notFound(resToken, "There is no session %s for appId %s", sessionID, appID)
-	}
-	return a, t, nil
+	return held(e, appID, sessionID, func(a *app) map[string]*token { return a.tokens }, func() *apiError {
+		return notFound(resToken, "There is no session %s for appId %s", sessionID, appID)
+	})
 }
 
 func (e *Emulator) getToken(in *amplify.GetTokenInput) (*amplify.GetTokenOutput, *apiError) {

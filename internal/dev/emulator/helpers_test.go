@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/jobwatch/jobwatch/internal/amplify"
@@ -116,6 +117,14 @@ func do(t *testing.T, method, url, body, service string) rawResponse {
 		}
 	}
 	return r
+}
+
+// wantHTTPStatus fails the test unless err came with the HTTP status want.
+func wantHTTPStatus(t *testing.T, err error, want int) {
+	t.Helper()
+	if re := asError[*awshttp.ResponseError](t, err); re.HTTPStatusCode() != want {
+		t.Errorf("HTTP %d, want %d", re.HTTPStatusCode(), want)
+	}
 }
 
 // asError returns err as a T, failing the test when it is not one.

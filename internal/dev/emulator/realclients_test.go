@@ -25,7 +25,27 @@ func realClientEnv(t *testing.T) []string {
 		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "credentials"),
 		"AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=SECRETEXAMPLE",
 		"AWS_DEFAULT_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true",
+		"PYTHONDONTWRITEBYTECODE=1", // no __pycache__ in testdata
 	}
+}
+
+// runBoto3 runs a boto3 script of testdata against url and returns its
+// output, skipping the test where boto3 is missing.
+func runBoto3(t *testing.T, script, url string) string {
+	t.Helper()
+	if err := exec.Command("python3", "-c", "import boto3").Run(); err != nil {
+		t.Skip("python3 with boto3 not found")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "python3", filepath.Join("testdata", script), url)
+	cmd.Env = realClientEnv(t)
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s:\n%s", script, out)
+	if err != nil {
+		t.Fatalf("%s failed: %v", script, err)
+	}
+	return string(out)
 }
 
 // TestBoto3 runs testdata/boto3_client.py against a real-time emulator:
@@ -33,30 +53,39 @@ func realClientEnv(t *testing.T) []string {
 // paginator, NotFound and BadRequest as boto3's modeled exceptions.
 func TestBoto3(t *testing.T) {
 	t.Parallel()
-	if err := exec.Command("python3", "-c", "import boto3").Run(); err != nil {
-		t.Skip("python3 with boto3 not found")
-	}
 	f := start(t, emulator.Config{
 		Clock: realClockForTest{},
 		JobDurations: emulator.FixedDurations(time.Hour, map[string]time.Duration{
 			"CloneBackend": 300 * time.Millisecond,
 		}),
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "python3", "testdata/boto3_client.py", f.srv.URL)
-	cmd.Env = realClientEnv(t)
-	out, err := cmd.CombinedOutput()
-	t.Logf("boto3_client.py:\n%s", out)
-	if err != nil {
-		t.Fatalf("boto3_client.py failed: %v", err)
-	}
-	if n := strings.Count(string(out), "\nok ") + 1; n < 20 {
+	out := runBoto3(t, "boto3_client.py", f.srv.URL)
+	if n := strings.Count(out, "\nok ") + 1; n < 20 {
 		t.Errorf("boto3_client.py passed %d checks, want 20 or more", n)
 	}
 	// Every call was an Admin API call the emulator answered.
 	if s := f.srv.Stats(); s.Operations["ListBackendJobs"].Outcomes["200"] != 4 || s.Operations["CloneBackend"].Calls != 5 {
 		t.Errorf("stats after boto3: %+v, want 4 ListBackendJobs pages answered, 5 CloneBackend calls", s.Operations)
+	}
+}
+
+// TestBoto3Faults runs testdata/boto3_faults.py: a lost answer and an
+// outage, 503s and dropped connections, as boto3 meets them, with faults
+// set over HTTP.
+func TestBoto3Faults(t *testing.T) {
+	t.Parallel()
+	f := start(t, emulator.Config{Clock: realClockForTest{}, JobDurations: emulator.FixedDurations(time.Hour, nil)})
+	out := runBoto3(t, "boto3_faults.py", f.srv.URL)
+	if n := strings.Count(out, "\nok ") + 1; n < 7 {
+		t.Errorf("boto3_faults.py passed %d checks, want 7", n)
+	}
+	s := f.srv.Stats()
+	if len(s.LostAnswers) != 1 || s.LostAnswers[0].Operation != "CloneBackend" || s.Count(emulator.OutcomeLostAnswer) != 1 {
+		t.Errorf("lost answers %v, want the one CloneBackend", s.LostAnswers)
+	}
+	// boto3 made 2 attempts (max_attempts 2) at each fault.
+	if got := s.Operations["GetBackend"].Outcomes; got[emulator.OutcomeOutage] != 2 || got[emulator.OutcomeDropped] != 2 {
+		t.Errorf("GetBackend outcomes %v, want 2 outage answers and 2 dropped connections", got)
 	}
 }
 

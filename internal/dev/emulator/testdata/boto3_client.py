@@ -11,29 +11,11 @@ which check failed.
 import sys
 import time
 
-import boto3
-from botocore.config import Config
+from boto3_helpers import check, client
 
 APP = "d1abc23"
 PENDING = ("There is already a pending job for the requested appId d1abc23 and "
            "backendEnvironmentName staging. Please wait for it to complete")
-
-
-def client(endpoint):
-    return boto3.client(
-        "amplifybackend",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="AKIDEXAMPLE",
-        aws_secret_access_key="SECRETEXAMPLE",
-        config=Config(retries={"mode": "standard", "max_attempts": 1}),
-    )
-
-
-def check(name, ok, detail=""):
-    if not ok:
-        raise AssertionError("%s: %s" % (name, detail))
-    print("ok", name)
 
 
 def expect_error(name, exc_type, call, want_code, want_in_message):
@@ -114,7 +96,7 @@ def errors(c):
 
 
 def main():
-    c = client(sys.argv[1])
+    c = client(sys.argv[1], 2)
     job_lifecycle(c)
     pending_job(c)
     paging(c)
