@@ -64,7 +64,7 @@ func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fs.PrintDefaults()
 	}
 	o := emulatorFlags(fs)
-	if help, err := parseFlags(fs, args); help || err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	cfg, err := o.config(fs, stderr)
