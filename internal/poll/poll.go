@@ -205,7 +205,7 @@ func (p *Poller) process(ctx context.Context, items []*item, res Result) Result 
 			key := [2]string{it.m.AppID, it.m.BackendEnvironmentName}
 			if !woken[key] {
 				woken[key] = true
-				wakeups = append(wakeups, contract.Wakeup{Version: contract.WakeupVersion, AppID: key[0], BackendEnvironmentName: key[1]})
+				wakeups = append(wakeups, contract.NewWakeup(key[0], key[1]))
 			}
 		default:
 			res.Requeued++
@@ -415,7 +415,7 @@ func (p *Poller) decide(it *item, now time.Time) {
 	switch st.Status {
 	case amplify.JobStatusCompleted, amplify.JobStatusFailed:
 		it.change = p.statusChange(m, st, st.Status, now)
-		if d, ok := serviceDuration(st); ok {
+		if d, ok := contract.ServiceDuration(st.CreateTime, st.UpdateTime); ok {
 			p.cfg.Policy.Observe(m.Operation, d)
 		}
 		return
@@ -445,61 +445,24 @@ func (p *Poller) decide(it *item, now time.Time) {
 
 // statusChange builds the event for a job that reached status.
 func (p *Poller) statusChange(m *contract.TrackingMessage, st *jobState, status string, now time.Time) *contract.StatusChange {
-	c := &contract.StatusChange{
-		Version: contract.StatusChangeVersion, AppID: m.AppID, BackendEnvironmentName: m.BackendEnvironmentName,
-		JobID: m.JobID, Operation: m.Operation, Status: status, PreviousStatus: m.LastStatus, Error: st.Error,
-		CreateTime: st.CreateTime, UpdateTime: st.UpdateTime,
-		SubmittedAt: contract.Timestamp(m.SubmittedAt), DetectedAt: contract.Timestamp(now),
-		Polls: m.Polls, RequestID: m.RequestID,
-		EventKey: contract.EventKey(m.AppID, m.BackendEnvironmentName, m.JobID, m.RequestID, status),
+	createTime := st.CreateTime
+	if createTime == "" {
+		createTime = m.CreateTime
 	}
-	if c.CreateTime == "" {
-		c.CreateTime = m.CreateTime
-	}
-	d, ok := serviceDuration(st)
-	if !ok || (status != contract.StatusCompleted && status != contract.StatusFailed) {
-		start := m.SubmittedAt
-		if t, ok := parseTime(c.CreateTime); ok {
-			start = t
-		}
-		d = now.Sub(start)
-	}
-	c.DurationSeconds = math.Round(d.Seconds()*1000) / 1000
-	return c
+	c := contract.NewStatusChange(contract.Ending{
+		AppID: m.AppID, BackendEnvironmentName: m.BackendEnvironmentName, JobID: m.JobID, Operation: m.Operation,
+		RequestID: m.RequestID, Status: status, PreviousStatus: m.LastStatus, Error: st.Error,
+		CreateTime: createTime, UpdateTime: st.UpdateTime, SubmittedAt: m.SubmittedAt, Polls: m.Polls,
+	}, now)
+	return &c
 }
 
 // mustStart is when a job started: its CreateTime, else its submission.
 func mustStart(m contract.TrackingMessage) time.Time {
-	if t, ok := parseTime(m.CreateTime); ok {
+	if t, ok := contract.ParseServiceTime(m.CreateTime); ok {
 		return t
 	}
 	return m.SubmittedAt
-}
-
-// serviceDuration is how long the service says a job ran.
-func serviceDuration(st *jobState) (time.Duration, bool) {
-	start, ok1 := parseTime(st.CreateTime)
-	end, ok2 := parseTime(st.UpdateTime)
-	if !ok1 || !ok2 || end.Before(start) {
-		return 0, false
-	}
-	return end.Sub(start), true
-}
-
-// parseTime reads the service's ISO-8601 timestamps.
-func parseTime(s string) (time.Time, bool) {
-	if s == "" {
-		return time.Time{}, false
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999Z07:00"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, true
-		}
-	}
-	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return time.UnixMilli(ms), true
-	}
-	return time.Time{}, false
 }
 
 // send delivers the batch's status changes and re-queues; an item whose

@@ -103,8 +103,7 @@ func (s *Submitter) scheduleLook(ctx context.Context, line *state.Line, self str
 		s.log.DebugContext(ctx, "a wake-up is already scheduled", "wakeId", line.WakeID)
 		return nil
 	}
-	id, err := s.sendID(ctx, s.cfg.WaitingQueueURL, contract.Wakeup{Version: contract.WakeupVersion,
-		AppID: line.AppID, BackendEnvironmentName: line.BackendEnvironmentName}, s.cfg.WaitRetryDelay)
+	id, err := s.sendID(ctx, s.cfg.WaitingQueueURL, contract.NewWakeup(line.AppID, line.BackendEnvironmentName), s.cfg.WaitRetryDelay)
 	if err != nil {
 		return fmt.Errorf("send a wake-up for app %s environment %s: %w", line.AppID, line.BackendEnvironmentName, err)
 	}
@@ -252,23 +251,13 @@ func (s *Submitter) lockHead(ctx context.Context, line *state.Line, head state.L
 // the request from the line.
 func (s *Submitter) giveUp(ctx context.Context, line *state.Line, rec *state.Request, head state.LineEntry, status, errText, logText string) error {
 	now := s.now().UTC()
-	change := contract.StatusChange{
-		Version:                contract.StatusChangeVersion,
-		AppID:                  line.AppID,
-		BackendEnvironmentName: line.BackendEnvironmentName,
-		Operation:              head.Request.Operation,
-		Status:                 status,
-		PreviousStatus:         StatusWaiting,
-		Error:                  errText,
-		SubmittedAt:            contract.Timestamp(head.ArrivedAt),
-		DetectedAt:             contract.Timestamp(now),
-		DurationSeconds:        now.Sub(head.ArrivedAt).Seconds(),
-		RequestID:              head.RequestID,
-		EventKey:               contract.EventKey(line.AppID, line.BackendEnvironmentName, "", head.RequestID, status),
+	if status == contract.StatusTimedOut && errText == "" {
+		errText = logText
 	}
-	if status == contract.StatusTimedOut && change.Error == "" {
-		change.Error = logText
-	}
+	change := contract.NewStatusChange(contract.Ending{
+		AppID: line.AppID, BackendEnvironmentName: line.BackendEnvironmentName, Operation: head.Request.Operation,
+		RequestID: head.RequestID, Status: status, PreviousStatus: StatusWaiting, Error: errText, SubmittedAt: head.ArrivedAt,
+	}, now)
 	if err := s.send(ctx, s.cfg.CompletionsQueueURL, change, 0); err != nil {
 		s.unlock(ctx, rec)
 		return fmt.Errorf("send the %s status change: %w", status, err)

@@ -380,7 +380,7 @@ func (s *sim) scheduleLook(env int, self uint64) {
 		return
 	}
 	r := &s.reqs[l.waiting[0]]
-	body, _ := json.Marshal(contract.Wakeup{Version: contract.WakeupVersion, AppID: r.app, BackendEnvironmentName: r.env})
+	body, _ := json.Marshal(contract.NewWakeup(r.app, r.env))
 	m := s.queues.send(waitingQueue, string(body), s.w.WaitRetryDelay)
 	l.wakeID, l.wakeAt = m.id, s.now+s.w.WaitRetryDelay
 }
@@ -390,13 +390,9 @@ func (s *sim) scheduleLook(env int, self uint64) {
 func (s *sim) giveUp(r *request) {
 	now := s.clock.Now()
 	arrived := epoch.Add(r.arrival)
-	body, _ := json.Marshal(contract.StatusChange{
-		Version: contract.StatusChangeVersion, AppID: r.app, BackendEnvironmentName: r.env, Operation: r.op,
-		Status: contract.StatusTimedOut, PreviousStatus: "WAITING", Error: "waited past the wait deadline",
-		SubmittedAt: contract.Timestamp(arrived), DetectedAt: contract.Timestamp(now),
-		DurationSeconds: now.Sub(arrived).Seconds(), RequestID: r.id,
-		EventKey: contract.EventKey(r.app, r.env, "", r.id, contract.StatusTimedOut),
-	})
+	body, _ := json.Marshal(contract.NewStatusChange(contract.Ending{AppID: r.app, BackendEnvironmentName: r.env, Operation: r.op,
+		RequestID: r.id, Status: contract.StatusTimedOut, PreviousStatus: "WAITING", Error: "waited past the wait deadline",
+		SubmittedAt: arrived}, now))
 	s.c.timedOutWaiting++
 	s.queues.send(completionsQueue, string(body), 0)
 }
