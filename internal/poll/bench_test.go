@@ -9,10 +9,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/jobwatch/jobwatch/internal/amplify"
 	"github.com/jobwatch/jobwatch/internal/amplify/types"
 	"github.com/jobwatch/jobwatch/internal/contract"
+	"github.com/jobwatch/jobwatch/internal/queue"
 	"github.com/jobwatch/jobwatch/internal/schedule"
 )
 
@@ -53,14 +55,18 @@ func (a benchAPI) ListBackendJobs(_ context.Context, in *amplify.ListBackendJobs
 // benchQueue accepts every message.
 type benchQueue struct{}
 
-func (benchQueue) SendMessageBatch(context.Context, *sqs.SendMessageBatchInput, ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
-	return &sqs.SendMessageBatchOutput{}, nil
+func (benchQueue) SendMessageBatch(_ context.Context, in *sqs.SendMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
+	out := &sqs.SendMessageBatchOutput{}
+	for _, e := range in.Entries {
+		out.Successful = append(out.Successful, sqstypes.SendMessageBatchResultEntry{Id: e.Id, MessageId: e.Id})
+	}
+	return out, nil
 }
 
 // benchBatch returns n tracking messages, each of its own environment
 // unless sameEnv.
-func benchBatch(b *testing.B, n int, sameEnv bool) []Message {
-	msgs := make([]Message, n)
+func benchBatch(b *testing.B, n int, sameEnv bool) []queue.Message {
+	msgs := make([]queue.Message, n)
 	for i := range msgs {
 		env := fmt.Sprintf("env%d", i)
 		if sameEnv {
@@ -74,7 +80,7 @@ func benchBatch(b *testing.B, n int, sameEnv bool) []Message {
 		if err != nil {
 			b.Fatal(err)
 		}
-		msgs[i] = Message{ID: fmt.Sprintf("msg-%d", i), Body: string(body)}
+		msgs[i] = queue.Message{ID: fmt.Sprintf("msg-%d", i), Body: string(body)}
 	}
 	return msgs
 }

@@ -6,23 +6,19 @@ package poll
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/jobwatch/jobwatch/internal/amplify"
 	"github.com/jobwatch/jobwatch/internal/amplify/types"
 	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/logging"
+	"github.com/jobwatch/jobwatch/internal/queue"
 	"github.com/jobwatch/jobwatch/internal/schedule"
 	"github.com/jobwatch/jobwatch/internal/state"
 )
@@ -31,11 +27,6 @@ import (
 type JobAPI interface {
 	GetBackendJob(context.Context, *amplify.GetBackendJobInput, ...func(*amplify.Options)) (*amplify.GetBackendJobOutput, error)
 	ListBackendJobs(context.Context, *amplify.ListBackendJobsInput, ...func(*amplify.Options)) (*amplify.ListBackendJobsOutput, error)
-}
-
-// Queue sends messages; *sqs.Client satisfies it.
-type Queue interface {
-	SendMessageBatch(context.Context, *sqs.SendMessageBatchInput, ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
 }
 
 // TrackedJobs is the part of the state table poll uses: the jobs jobwatch
@@ -85,13 +76,13 @@ type Config struct {
 
 // Poller handles batches of tracking messages.
 type Poller struct {
-	cfg   Config
-	api   JobAPI
-	queue Queue
+	cfg    Config
+	api    JobAPI
+	sender *queue.Sender
 }
 
 // New returns a Poller.
-func New(cfg Config, api JobAPI, queue Queue) *Poller {
+func New(cfg Config, api JobAPI, sqs queue.API) *Poller {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -104,13 +95,7 @@ func New(cfg Config, api JobAPI, queue Queue) *Poller {
 	if cfg.NotFoundRetry <= 0 {
 		cfg.NotFoundRetry = 5 * time.Second
 	}
-	return &Poller{cfg: cfg, api: api, queue: queue}
-}
-
-// Message is one queue message: its id (for batch item failures) and body.
-type Message struct {
-	ID   string
-	Body string
+	return &Poller{cfg: cfg, api: api, sender: queue.NewSender(sqs)}
 }
 
 // Result says what became of a batch.
@@ -132,7 +117,7 @@ type jobState struct {
 
 // item follows one message through a batch.
 type item struct {
-	msg     Message
+	msg     queue.Message
 	m       contract.TrackingMessage
 	ctx     context.Context
 	due     bool // to look up now (not a chained delay)
@@ -148,7 +133,7 @@ type item struct {
 
 // Handle processes one batch. Every message is accounted for: it ends
 // either completed, re-queued or in Result.Failed.
-func (p *Poller) Handle(ctx context.Context, msgs []Message) Result {
+func (p *Poller) Handle(ctx context.Context, msgs []queue.Message) Result {
 	now := p.cfg.Now()
 	items := make([]*item, 0, len(msgs))
 	var res Result
@@ -235,7 +220,7 @@ func (p *Poller) Hint(ctx context.Context, appID, env string) (Result, error) {
 	}
 	items := make([]*item, 0, len(msgs))
 	for _, m := range msgs {
-		items = append(items, &item{m: m, due: true, hint: true, msg: Message{ID: "hint:" + m.JobID},
+		items = append(items, &item{m: m, due: true, hint: true, msg: queue.Message{ID: "hint:" + m.JobID},
 			ctx: logging.With(ctx, append(logging.Job(m.AppID, m.BackendEnvironmentName, m.JobID), slog.Bool("hint", true))...)})
 	}
 	return p.process(ctx, items, Result{}), nil
@@ -482,25 +467,23 @@ func (p *Poller) send(ctx context.Context, items []*item, now time.Time) {
 			}
 		}
 	}
-	p.sendBatch(ctx, p.cfg.CompletionsQueueURL, changes, func(it *item) (string, int32, error) {
+	p.sendItems(ctx, p.cfg.CompletionsQueueURL, changes, func(it *item) (queue.Outgoing, error) {
 		c := it.change
 		if c == nil {
 			c = it.notice
 		}
-		b, err := json.Marshal(c)
-		return string(b), 0, err
+		return queue.JSON(c, 0)
 	})
-	p.sendBatch(ctx, p.cfg.JobsQueueURL, requeues, func(it *item) (string, int32, error) {
+	p.sendItems(ctx, p.cfg.JobsQueueURL, requeues, func(it *item) (queue.Outgoing, error) {
 		delay := it.requeue.Sub(now)
 		m := it.m
 		m.NotBefore = nil
-		if delay > schedule.MaxSQSDelay {
+		if delay > queue.MaxDelay {
 			at := *it.requeue
 			m.NotBefore = &at
-			delay = schedule.MaxSQSDelay
+			delay = queue.MaxDelay
 		}
-		b, err := json.Marshal(m)
-		return string(b), int32(max(0, math.Ceil(delay.Seconds()))), err
+		return queue.JSON(m, delay)
 	})
 	for _, it := range changes {
 		if !it.failed && it.notice != nil {
@@ -513,42 +496,26 @@ func (p *Poller) send(ctx context.Context, items []*item, now time.Time) {
 	}
 }
 
-// sendBatch sends one message per item to queueURL in batches of ten,
-// marking the items whose message was not accepted as failed.
-func (p *Poller) sendBatch(ctx context.Context, queueURL string, items []*item, body func(*item) (string, int32, error)) {
-	for start := 0; start < len(items); start += 10 {
-		chunk := items[start:min(start+10, len(items))]
-		entries := make([]sqstypes.SendMessageBatchRequestEntry, 0, len(chunk))
-		byID := map[string]*item{}
-		for i, it := range chunk {
-			b, delay, err := body(it)
-			if err != nil {
-				p.cfg.Logger.ErrorContext(it.ctx, "encode message", "error", err.Error())
-				it.failed = true
-				continue
-			}
-			id := strconv.Itoa(i)
-			byID[id] = it
-			entries = append(entries, sqstypes.SendMessageBatchRequestEntry{Id: aws.String(id), MessageBody: aws.String(b), DelaySeconds: delay})
-		}
-		if len(entries) == 0 {
-			continue
-		}
-		out, err := p.queue.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(queueURL), Entries: entries})
+// sendItems sends one message per item to queueURL, marking the items
+// whose message was not sent as failed.
+func (p *Poller) sendItems(ctx context.Context, queueURL string, items []*item, message func(*item) (queue.Outgoing, error)) {
+	var msgs []queue.Outgoing
+	var sent []*item
+	for _, it := range items {
+		m, err := message(it)
 		if err != nil {
-			p.cfg.Logger.ErrorContext(ctx, "send message batch failed; the tracking messages will be redelivered",
-				"queueUrl", queueURL, "error", err.Error())
-			for _, it := range byID {
-				it.failed = true
-			}
+			p.cfg.Logger.ErrorContext(it.ctx, "encode message", "error", err.Error())
+			it.failed = true
 			continue
 		}
-		for _, f := range out.Failed {
-			if it := byID[aws.ToString(f.Id)]; it != nil {
-				p.cfg.Logger.ErrorContext(it.ctx, "message not accepted by the queue; the tracking message will be redelivered",
-					"queueUrl", queueURL, "code", aws.ToString(f.Code), "reason", aws.ToString(f.Message))
-				it.failed = true
-			}
+		msgs, sent = append(msgs, m), append(sent, it)
+	}
+	_, errs := p.sender.Send(ctx, queueURL, msgs)
+	for i, err := range errs {
+		if err != nil {
+			p.cfg.Logger.ErrorContext(sent[i].ctx, "message not sent; the tracking message will be redelivered",
+				"queueUrl", queueURL, "error", err.Error())
+			sent[i].failed = true
 		}
 	}
 }
@@ -559,19 +526,13 @@ func (p *Poller) wake(ctx context.Context, wakeups []contract.Wakeup) {
 	if p.cfg.WaitingQueueURL == "" {
 		return
 	}
-	for start := 0; start < len(wakeups); start += 10 {
-		chunk := wakeups[start:min(start+10, len(wakeups))]
-		entries := make([]sqstypes.SendMessageBatchRequestEntry, len(chunk))
-		for i, w := range chunk {
-			b, _ := json.Marshal(w) // plain struct: cannot fail
-			entries[i] = sqstypes.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(string(b))}
-		}
-		out, err := p.queue.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(p.cfg.WaitingQueueURL), Entries: entries})
-		if err == nil && len(out.Failed) > 0 {
-			err = fmt.Errorf("%d wake-ups not accepted", len(out.Failed))
-		}
-		if err != nil {
-			p.cfg.Logger.WarnContext(ctx, "wake-up not sent; waiting requests will retry on their own", "error", err.Error())
-		}
+	msgs := make([]queue.Outgoing, 0, len(wakeups))
+	for _, w := range wakeups {
+		m, _ := queue.JSON(w, 0) // plain struct: cannot fail
+		msgs = append(msgs, m)
+	}
+	_, errs := p.sender.Send(ctx, p.cfg.WaitingQueueURL, msgs)
+	if err := errors.Join(errs...); err != nil {
+		p.cfg.Logger.WarnContext(ctx, "wake-up not sent; waiting requests will retry on their own", "error", err.Error())
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/jobwatch/jobwatch/internal/amplify/types"
 	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/dev/testenv"
+	"github.com/jobwatch/jobwatch/internal/queue"
 	"github.com/jobwatch/jobwatch/internal/schedule"
 	"github.com/jobwatch/jobwatch/internal/state"
 )
@@ -96,11 +97,12 @@ func (q *fakeQueue) SendMessageBatch(_ context.Context, in *sqs.SendMessageBatch
 			continue
 		}
 		q.sent[aws.ToString(in.QueueUrl)] = append(q.sent[aws.ToString(in.QueueUrl)], e)
+		out.Successful = append(out.Successful, sqstypes.SendMessageBatchResultEntry{Id: e.Id, MessageId: e.Id})
 	}
 	return out, nil
 }
 
-func tracking(jobID string, mod func(*contract.TrackingMessage)) Message {
+func tracking(jobID string, mod func(*contract.TrackingMessage)) queue.Message {
 	m := contract.TrackingMessage{
 		Version: 1, AppID: "d1", BackendEnvironmentName: "dev", JobID: jobID, Operation: "CloneBackend",
 		RequestID: "r-" + jobID, SubmittedAt: t0.Add(-5 * time.Minute), Deadline: t0.Add(6 * time.Hour), Polls: 3, LastStatus: "RUNNING",
@@ -109,7 +111,7 @@ func tracking(jobID string, mod func(*contract.TrackingMessage)) Message {
 		mod(&m)
 	}
 	b, _ := json.Marshal(m)
-	return Message{ID: "msg-" + jobID, Body: string(b)}
+	return queue.Message{ID: "msg-" + jobID, Body: string(b)}
 }
 
 type harness struct {
@@ -254,7 +256,7 @@ func TestOutcomes(t *testing.T) {
 			if tc.err != nil {
 				h.api.errs["j"] = tc.err
 			}
-			res := h.p.Handle(context.Background(), []Message{tracking("j", tc.msg)})
+			res := h.p.Handle(context.Background(), []queue.Message{tracking("j", tc.msg)})
 			if got := len(res.Failed) == 1; got != tc.wantFailed {
 				t.Errorf("failed = %v, want %v", res.Failed, tc.wantFailed)
 			}
@@ -294,7 +296,7 @@ func TestOutcomes(t *testing.T) {
 func TestChainedDelay(t *testing.T) {
 	h := newHarness(schedule.Fixed{Interval: 2000 * time.Second})
 	h.api.jobs["j"] = jobState{Status: "RUNNING", Operation: "CloneBackend"}
-	h.p.Handle(context.Background(), []Message{tracking("j", nil)})
+	h.p.Handle(context.Background(), []queue.Message{tracking("j", nil)})
 	first := h.requeued(t)
 	if len(first) != 1 || first[0].DelaySeconds != 900 {
 		t.Fatalf("re-queued = %+v, want DelaySeconds 900", first)
@@ -307,7 +309,7 @@ func TestChainedDelay(t *testing.T) {
 	// Received 900 s later: 1100 s remain, 900 of them in this hop.
 	h2 := newHarness(schedule.Fixed{Interval: 10 * time.Second})
 	h2.p.cfg.Now = func() time.Time { return t0.Add(900 * time.Second) }
-	res := h2.p.Handle(context.Background(), []Message{{ID: "m", Body: aws.ToString(first[0].MessageBody)}})
+	res := h2.p.Handle(context.Background(), []queue.Message{{ID: "m", Body: aws.ToString(first[0].MessageBody)}})
 	if h2.api.gets != 0 || res.Lookups != 0 {
 		t.Errorf("looked the job up %d times before its time", h2.api.gets)
 	}
@@ -330,7 +332,7 @@ func TestOneListPerEnvironment(t *testing.T) {
 	h.api.jobs["listed-2"] = jobState{Status: "RUNNING", Operation: "CloneBackend"}
 	h.api.jobs["old"] = jobState{Status: "COMPLETED", Operation: "CloneBackend"}
 	h.api.jobs["other-env"] = jobState{Status: "RUNNING", Operation: "CloneBackend"}
-	res := h.p.Handle(context.Background(), []Message{
+	res := h.p.Handle(context.Background(), []queue.Message{
 		tracking("listed-1", nil), tracking("listed-2", nil), tracking("old", nil),
 		tracking("other-env", func(m *contract.TrackingMessage) { m.BackendEnvironmentName = "prod" }),
 	})
@@ -352,7 +354,7 @@ func TestMalformedAndRejected(t *testing.T) {
 	h.queue.reject = `"jobId":"refused"`
 	h.api.jobs["ok"] = jobState{Status: "RUNNING", Operation: "CloneBackend"}
 	h.api.jobs["refused"] = jobState{Status: "COMPLETED", Operation: "CloneBackend"}
-	res := h.p.Handle(context.Background(), []Message{
+	res := h.p.Handle(context.Background(), []queue.Message{
 		{ID: "bad-json", Body: `{"v":1,`},
 		{ID: "bad-version", Body: `{"v":9,"appId":"d1"}`},
 		tracking("ok", nil),
@@ -389,7 +391,7 @@ func TestTrackedJobs(t *testing.T) {
 	h.p.cfg.Tracked = store
 	h.api.jobs["j"] = jobState{Status: "COMPLETED", Operation: "CloneBackend"}
 
-	if res := h.p.Handle(context.Background(), []Message{tracking("j", nil)}); res.Completed != 1 {
+	if res := h.p.Handle(context.Background(), []queue.Message{tracking("j", nil)}); res.Completed != 1 {
 		t.Fatalf("first message: %+v", res)
 	}
 	if done, _ := store.EndedJobs(context.Background(), []state.JobKey{key}); !done[key] {
@@ -399,7 +401,7 @@ func TestTrackedJobs(t *testing.T) {
 		t.Errorf("ended job still listed as running: %v", running)
 	}
 	gets := h.api.gets
-	res := h.p.Handle(context.Background(), []Message{tracking("j", nil)})
+	res := h.p.Handle(context.Background(), []queue.Message{tracking("j", nil)})
 	if res.Dropped != 1 || len(res.Failed) != 0 || h.api.gets != gets || len(h.changes(t)) != 1 {
 		t.Errorf("duplicate message: %+v, %d lookups, %d status changes; want it dropped without a lookup", res, h.api.gets-gets, len(h.changes(t)))
 	}
@@ -416,7 +418,7 @@ func TestHint(t *testing.T) {
 	store := state.New(c, table, state.Options{})
 	h := newHarness(schedule.Fixed{Interval: 10 * time.Second})
 	h.p.cfg.Tracked, h.p.cfg.AppIDs = store, []string{"d1"}
-	msgs := map[string]Message{}
+	msgs := map[string]queue.Message{}
 	for _, id := range []string{"ended", "running"} {
 		msgs[id] = tracking(id, nil)
 		var m contract.TrackingMessage
@@ -446,7 +448,7 @@ func TestHint(t *testing.T) {
 	}
 	// The ended job's message comes due: dropped, no lookup, no second change.
 	gets := h.api.gets
-	res := h.p.Handle(context.Background(), []Message{msgs["ended"], msgs["running"]})
+	res := h.p.Handle(context.Background(), []queue.Message{msgs["ended"], msgs["running"]})
 	if res.Dropped != 1 || res.Requeued != 1 || h.api.gets != gets+1 || len(h.changes(t)) != 1 {
 		t.Errorf("after the hint: %+v, %d lookups; want the ended job's message dropped", res, h.api.gets-gets)
 	}

@@ -23,7 +23,7 @@ type deadEnd struct{}
 
 var errDead = errors.New("no service in a fuzz run")
 
-func (deadEnd) SendMessage(context.Context, *sqs.SendMessageInput, ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+func (deadEnd) SendMessageBatch(context.Context, *sqs.SendMessageBatchInput, ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
 	return nil, errDead
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/jobwatch/jobwatch/internal/dev/emulator"
 	"github.com/jobwatch/jobwatch/internal/dev/testenv"
 	"github.com/jobwatch/jobwatch/internal/logging"
+	"github.com/jobwatch/jobwatch/internal/queue"
 	"github.com/jobwatch/jobwatch/internal/state"
 )
 
@@ -93,7 +94,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	for _, o := range opts {
 		o(&h.cfg)
 	}
-	h.sent = &recordingSQS{MessageSender: h.sqs}
+	h.sent = &recordingSQS{API: h.sqs}
 	call := func(ctx context.Context, op *amplify.Operation, in any) (any, error) {
 		h.hookMu.Lock()
 		hook := h.callHook
@@ -261,9 +262,9 @@ func (h *harness) deleteMessage(queueURL, receipt string) {
 func (h *harness) pump() (delivered int, failed []string) {
 	h.t.Helper()
 	msgs := h.receive(h.cfg.WaitingQueueURL, false)
-	batch := make([]Message, len(msgs))
+	batch := make([]queue.Message, len(msgs))
 	for i, m := range msgs {
-		batch[i] = Message{ID: m.id, Body: m.body}
+		batch[i] = queue.Message{ID: m.id, Body: m.body}
 	}
 	failed = h.s.Wake(h.ctx, batch)
 	for _, m := range msgs {
@@ -352,25 +353,32 @@ func requestIDs(ms []contract.TrackingMessage) []string {
 
 // recordingSQS records the messages sent and fails those fail picks.
 type recordingSQS struct {
-	MessageSender
+	queue.API
 	mu   sync.Mutex
 	sent []*sqs.SendMessageInput
 	fail func(in *sqs.SendMessageInput) error
 }
 
-func (r *recordingSQS) SendMessage(ctx context.Context, in *sqs.SendMessageInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+// SendMessageBatch records each entry as the SendMessageInput it stands
+// for, after fail (if set) had its say on it.
+func (r *recordingSQS) SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
 	r.mu.Lock()
 	fail := r.fail
 	r.mu.Unlock()
-	if fail != nil {
-		if err := fail(in); err != nil {
-			return nil, err
+	var each []*sqs.SendMessageInput
+	for _, e := range in.Entries {
+		m := &sqs.SendMessageInput{QueueUrl: in.QueueUrl, MessageBody: e.MessageBody, DelaySeconds: e.DelaySeconds}
+		if fail != nil {
+			if err := fail(m); err != nil {
+				return nil, err
+			}
 		}
+		each = append(each, m)
 	}
-	out, err := r.MessageSender.SendMessage(ctx, in, optFns...)
+	out, err := r.API.SendMessageBatch(ctx, in, optFns...)
 	if err == nil {
 		r.mu.Lock()
-		r.sent = append(r.sent, in)
+		r.sent = append(r.sent, each...)
 		r.mu.Unlock()
 	}
 	return out, err

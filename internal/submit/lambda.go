@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/jobwatch/jobwatch/internal/contract"
+	"github.com/jobwatch/jobwatch/internal/queue"
 )
 
 // HandleLambda is the function's handler (for lambda.Start). It accepts
@@ -85,19 +86,13 @@ func (s *Submitter) handleSQS(ctx context.Context, payload []byte) (any, error) 
 	if err := json.Unmarshal(payload, &ev); err != nil {
 		return nil, s.invalid(ctx, &InvalidRequestError{Err: fmt.Errorf("SQS event: %w", err)})
 	}
-	msgs := make([]Message, 0, len(ev.Records))
 	for i, r := range ev.Records {
 		if r.EventSource != "aws:sqs" {
 			return nil, s.invalid(ctx, &InvalidRequestError{Err: fmt.Errorf(
 				"record %d has eventSource %q; submit consumes only the waiting queue (aws:sqs)", i, r.EventSource)})
 		}
-		msgs = append(msgs, Message{ID: r.MessageId, Body: r.Body})
 	}
-	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
-	for _, id := range s.Wake(ctx, msgs) {
-		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
-	}
-	return resp, nil
+	return queue.Response(s.Wake(ctx, queue.Messages(ev))), nil
 }
 
 // submit answers a job request; on error the response is nil, not an

@@ -12,15 +12,9 @@ import (
 	"github.com/jobwatch/jobwatch/internal/amplify"
 	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/logging"
+	"github.com/jobwatch/jobwatch/internal/queue"
 	"github.com/jobwatch/jobwatch/internal/state"
 )
-
-// Message is one message of the waiting queue: its SQS message id and
-// body (a contract.Wakeup).
-type Message struct {
-	ID   string
-	Body string
-}
 
 // Wake handles a batch of wake-ups and returns the ids of the messages to
 // deliver again: malformed ones, and those whose work failed (throttling,
@@ -28,7 +22,7 @@ type Message struct {
 // environment's line: it drops requests past their deadline (TIMED_OUT),
 // submits the head when the environment is free and goes on with the next,
 // and schedules another wake-up while the environment is busy.
-func (s *Submitter) Wake(ctx context.Context, msgs []Message) (failedIDs []string) {
+func (s *Submitter) Wake(ctx context.Context, msgs []queue.Message) (failedIDs []string) {
 	for _, m := range msgs {
 		if err := s.wake(ctx, m); err != nil {
 			failedIDs = append(failedIDs, m.ID)
@@ -37,7 +31,7 @@ func (s *Submitter) Wake(ctx context.Context, msgs []Message) (failedIDs []strin
 	return failedIDs
 }
 
-func (s *Submitter) wake(ctx context.Context, m Message) error {
+func (s *Submitter) wake(ctx context.Context, m queue.Message) error {
 	w, err := contract.DecodeWakeup([]byte(m.Body))
 	if err != nil {
 		s.log.ErrorContext(ctx, "malformed wake-up", "messageId", m.ID, "error", err.Error())
@@ -103,7 +97,7 @@ func (s *Submitter) scheduleLook(ctx context.Context, line *state.Line, self str
 		s.log.DebugContext(ctx, "a wake-up is already scheduled", "wakeId", line.WakeID)
 		return nil
 	}
-	id, err := s.sendID(ctx, s.cfg.WaitingQueueURL, contract.NewWakeup(line.AppID, line.BackendEnvironmentName), s.cfg.WaitRetryDelay)
+	id, err := s.sqs.SendJSON(ctx, s.cfg.WaitingQueueURL, contract.NewWakeup(line.AppID, line.BackendEnvironmentName), s.cfg.WaitRetryDelay)
 	if err != nil {
 		return fmt.Errorf("send a wake-up for app %s environment %s: %w", line.AppID, line.BackendEnvironmentName, err)
 	}

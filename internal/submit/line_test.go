@@ -18,6 +18,7 @@ import (
 	"github.com/jobwatch/jobwatch/internal/amplify"
 	"github.com/jobwatch/jobwatch/internal/amplify/types"
 	"github.com/jobwatch/jobwatch/internal/contract"
+	"github.com/jobwatch/jobwatch/internal/queue"
 	"github.com/jobwatch/jobwatch/internal/state"
 )
 
@@ -173,7 +174,7 @@ func TestDuplicateWakeups(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			failures <- h.s.Wake(h.ctx, []Message{{ID: fmt.Sprintf("dup-%d-a", i), Body: body}, {ID: fmt.Sprintf("dup-%d-b", i), Body: body}})
+			failures <- h.s.Wake(h.ctx, []queue.Message{{ID: fmt.Sprintf("dup-%d-a", i), Body: body}, {ID: fmt.Sprintf("dup-%d-b", i), Body: body}})
 		}()
 	}
 	wg.Wait()
@@ -195,7 +196,7 @@ func TestDuplicateWakeups(t *testing.T) {
 	}
 	// The next wake-up after r-a's job ends moves r-b.
 	h.finish("line", tr[0].JobID)
-	h.s.Wake(h.ctx, []Message{{ID: "late", Body: body}})
+	h.s.Wake(h.ctx, []queue.Message{{ID: "late", Body: body}})
 	if tr := h.tracking(); len(tr) != 1 || tr[0].RequestID != "r-b" {
 		t.Errorf("then submitted %v, want r-b", requestIDs(tr))
 	}
@@ -389,7 +390,7 @@ func TestMalformedWakeup(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			id := "m-" + strings.ReplaceAll(name, " ", "-")
-			failed := h.s.Wake(h.ctx, []Message{{ID: id, Body: tc.body}, {ID: "ok", Body: `{"v":1,"appId":"d1abc23","backendEnvironmentName":"dev"}`}})
+			failed := h.s.Wake(h.ctx, []queue.Message{{ID: id, Body: tc.body}, {ID: "ok", Body: `{"v":1,"appId":"d1abc23","backendEnvironmentName":"dev"}`}})
 			if !reflect.DeepEqual(failed, []string{id}) {
 				t.Fatalf("failed = %v, want [%s]", failed, id)
 			}
@@ -483,7 +484,7 @@ func TestConcurrentRequestsAndWakeups(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if failed := h.s.Wake(h.ctx, []Message{{ID: fmt.Sprint("extra-", tag, i), Body: body}}); len(failed) != 0 {
+				if failed := h.s.Wake(h.ctx, []queue.Message{{ID: fmt.Sprint("extra-", tag, i), Body: body}}); len(failed) != 0 {
 					errs <- fmt.Errorf("extra wake-up failed")
 				}
 			}()

@@ -4,18 +4,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-
 	"github.com/jobwatch/jobwatch/internal/amplify"
 	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/logging"
+	"github.com/jobwatch/jobwatch/internal/queue"
 	"github.com/jobwatch/jobwatch/internal/state"
 )
 
@@ -32,12 +29,6 @@ func ClientCall(c *amplify.Client) CallFunc {
 	return func(ctx context.Context, op *amplify.Operation, input any) (any, error) {
 		return op.Call(ctx, c, input)
 	}
-}
-
-// MessageSender is the part of the SQS client submit uses; *sqs.Client
-// implements it.
-type MessageSender interface {
-	SendMessage(ctx context.Context, in *sqs.SendMessageInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
 }
 
 // Store is the part of the state table submit uses: request records and
@@ -59,7 +50,7 @@ type JobTracker interface {
 // Clients are the services a Submitter talks to.
 type Clients struct {
 	AdminAPI CallFunc
-	SQS      MessageSender
+	SQS      queue.API
 	State    Store
 	// Tracked, when set, records each job submit starts tracking.
 	Tracked JobTracker
@@ -82,7 +73,7 @@ type Result struct {
 type Submitter struct {
 	cfg     Config
 	call    CallFunc
-	sqs     MessageSender
+	sqs     *queue.Sender
 	store   Store
 	tracked JobTracker
 	now     func() time.Time
@@ -107,7 +98,7 @@ func New(cfg Config, c Clients, now func() time.Time, log *slog.Logger) (*Submit
 	if cfg.MaxLine == 0 {
 		cfg.MaxLine = DefaultMaxLine
 	}
-	s := &Submitter{cfg: cfg, call: c.AdminAPI, sqs: c.SQS, store: c.State, tracked: c.Tracked, now: now, log: log}
+	s := &Submitter{cfg: cfg, call: c.AdminAPI, sqs: queue.NewSender(c.SQS), store: c.State, tracked: c.Tracked, now: now, log: log}
 	if len(cfg.AllowedAppIDs) > 0 {
 		s.allowed = make(map[string]bool, len(cfg.AllowedAppIDs))
 		for _, id := range cfg.AllowedAppIDs {
@@ -443,24 +434,8 @@ func resultOf(rec *state.Request) Result {
 
 // send writes v as JSON to a queue.
 func (s *Submitter) send(ctx context.Context, queueURL string, v any, delay time.Duration) error {
-	_, err := s.sendID(ctx, queueURL, v, delay)
+	_, err := s.sqs.SendJSON(ctx, queueURL, v, delay)
 	return err
-}
-
-func (s *Submitter) sendID(ctx context.Context, queueURL string, v any, delay time.Duration) (string, error) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		return "", err
-	}
-	out, err := s.sqs.SendMessage(ctx, &sqs.SendMessageInput{
-		QueueUrl:     aws.String(queueURL),
-		MessageBody:  aws.String(string(body)),
-		DelaySeconds: int32(delay / time.Second),
-	})
-	if err != nil {
-		return "", err
-	}
-	return aws.ToString(out.MessageId), nil
 }
 
 func newID() string {

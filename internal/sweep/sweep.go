@@ -6,18 +6,17 @@ package sweep
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/jobwatch/jobwatch/internal/amplify"
 	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/logging"
+	"github.com/jobwatch/jobwatch/internal/queue"
 	"github.com/jobwatch/jobwatch/internal/settings"
 	"github.com/jobwatch/jobwatch/internal/state"
 )
@@ -26,11 +25,6 @@ import (
 type API interface {
 	GetBackend(context.Context, *amplify.GetBackendInput, ...func(*amplify.Options)) (*amplify.GetBackendOutput, error)
 	ListBackendJobs(context.Context, *amplify.ListBackendJobsInput, ...func(*amplify.Options)) (*amplify.ListBackendJobsOutput, error)
-}
-
-// Sender sends tracking messages; *sqs.Client satisfies it.
-type Sender interface {
-	SendMessage(context.Context, *sqs.SendMessageInput, ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
 }
 
 // Tracker claims the jobs the sweep discovers in the state table, so that
@@ -88,21 +82,21 @@ func ReadConfig(env *settings.Env) (Config, error) {
 type Sweeper struct {
 	cfg     Config
 	api     API
-	sqs     Sender
+	sqs     *queue.Sender
 	tracked Tracker
 	now     func() time.Time
 	log     *slog.Logger
 }
 
 // New returns a Sweeper; now is the clock (time.Now in production).
-func New(cfg Config, api API, sender Sender, store Tracker, now func() time.Time, log *slog.Logger) *Sweeper {
+func New(cfg Config, api API, sqs queue.API, store Tracker, now func() time.Time, log *slog.Logger) *Sweeper {
 	if now == nil {
 		now = time.Now
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Sweeper{cfg: cfg, api: api, sqs: sender, tracked: store, now: now, log: log}
+	return &Sweeper{cfg: cfg, api: api, sqs: queue.NewSender(sqs), tracked: store, now: now, log: log}
 }
 
 // Result says what a sweep found.
@@ -203,9 +197,7 @@ func (s *Sweeper) track(ctx context.Context, app, env string, jobID, operation, 
 	if err != nil || !started {
 		return false, err
 	}
-	body, _ := json.Marshal(m) // plain struct: cannot fail
-	if _, err := s.sqs.SendMessage(jctx, &sqs.SendMessageInput{QueueUrl: aws.String(s.cfg.JobsQueueURL),
-		MessageBody: aws.String(string(body)), DelaySeconds: int32(s.cfg.InitialPollDelay / time.Second)}); err != nil {
+	if _, err := s.sqs.SendJSON(jctx, s.cfg.JobsQueueURL, m, s.cfg.InitialPollDelay); err != nil {
 		if ferr := s.tracked.ForgetJob(jctx, state.JobKeyOf(m)); ferr != nil {
 			s.log.WarnContext(jctx, "could not drop the claim of an untracked job", "error", ferr.Error())
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/jobwatch/jobwatch/internal/dev/ddbmem"
 	"github.com/jobwatch/jobwatch/internal/dev/emulator"
 	"github.com/jobwatch/jobwatch/internal/poll"
+	"github.com/jobwatch/jobwatch/internal/queue"
 	"github.com/jobwatch/jobwatch/internal/schedule"
 	"github.com/jobwatch/jobwatch/internal/state"
 )
@@ -259,9 +260,9 @@ func (s *sim) deliver(q queueID, batch []*message) {
 	switch q {
 	case jobsQueue:
 		s.c.pollInvocations++
-		msgs := make([]poll.Message, len(batch))
+		msgs := make([]queue.Message, len(batch))
 		for i, m := range batch {
-			msgs[i] = poll.Message{ID: strconv.FormatUint(m.id, 10), Body: m.body}
+			msgs[i] = queue.Message{ID: strconv.FormatUint(m.id, 10), Body: m.body}
 		}
 		if res := s.poller.Handle(s.ctx, msgs); len(res.Failed) > 0 {
 			failed = map[string]bool{}

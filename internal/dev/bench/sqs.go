@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/jobwatch/jobwatch/internal/poll"
+	"github.com/jobwatch/jobwatch/internal/queue"
 	"github.com/jobwatch/jobwatch/internal/schedule"
 )
 
@@ -85,7 +85,7 @@ type queueService struct {
 	nextID uint64
 }
 
-var _ poll.Queue = (*queueService)(nil)
+var _ queue.API = (*queueService)(nil)
 
 func newQueueService(s *sim) *queueService {
 	qs := &queueService{sim: s, byURL: map[string]queueID{}}

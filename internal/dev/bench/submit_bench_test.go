@@ -10,10 +10,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/jobwatch/jobwatch/internal/amplify"
 	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/dev/ddbmem"
+	"github.com/jobwatch/jobwatch/internal/queue"
 	"github.com/jobwatch/jobwatch/internal/state"
 	"github.com/jobwatch/jobwatch/internal/submit"
 )
@@ -27,8 +29,12 @@ import (
 // nopSQS accepts every message.
 type nopSQS struct{}
 
-func (nopSQS) SendMessage(context.Context, *sqs.SendMessageInput, ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
-	return &sqs.SendMessageOutput{MessageId: aws.String("0")}, nil
+func (nopSQS) SendMessageBatch(_ context.Context, in *sqs.SendMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
+	out := &sqs.SendMessageBatchOutput{}
+	for _, e := range in.Entries {
+		out.Successful = append(out.Successful, sqstypes.SendMessageBatchResultEntry{Id: e.Id, MessageId: aws.String("0")})
+	}
+	return out, nil
 }
 
 func newBenchSubmitter(b *testing.B) *submit.Submitter {
@@ -86,7 +92,7 @@ func BenchmarkSubmit(b *testing.B) {
 	b.Run("wake-up/empty-line", func(b *testing.B) {
 		s := newBenchSubmitter(b)
 		body, _ := json.Marshal(contract.Wakeup{Version: contract.WakeupVersion, AppID: "d1abc23", BackendEnvironmentName: "dev"})
-		msgs := []submit.Message{{ID: "msg-1", Body: string(body)}}
+		msgs := []queue.Message{{ID: "msg-1", Body: string(body)}}
 		b.ReportAllocs()
 		for b.Loop() {
 			if failed := s.Wake(ctx, msgs); len(failed) > 0 {
