@@ -6,10 +6,9 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/slack-go/slack"
-
 	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/dev/slacktest"
+	"github.com/jobwatch/jobwatch/internal/notify/blockkit"
 )
 
 // untrusted is the status change of events/notify/failed-untrusted-text.json,
@@ -25,25 +24,37 @@ func untrusted(t *testing.T) contract.StatusChange {
 }
 
 // blockTexts returns every text of a message's blocks, in order.
-func blockTexts(m slack.WebhookMessage) (header string, fields, texts []string) {
-	for _, b := range m.Blocks.BlockSet {
-		switch b := b.(type) {
-		case *slack.HeaderBlock:
+func blockTexts(m blockkit.Message) (header string, fields, texts []string) {
+	for _, b := range m.Blocks {
+		switch b.Type {
+		case blockkit.TypeHeader:
 			header = b.Text.Text
-		case *slack.SectionBlock:
+		case blockkit.TypeSection:
 			if b.Text != nil {
 				texts = append(texts, b.Text.Text)
 			}
 			for _, f := range b.Fields {
 				fields = append(fields, f.Text)
 			}
-		case *slack.ContextBlock:
-			for _, e := range b.ContextElements.Elements {
-				texts = append(texts, e.(*slack.TextBlockObject).Text)
+		case blockkit.TypeContext:
+			for _, e := range b.Elements {
+				texts = append(texts, e.Text)
 			}
 		}
 	}
 	return header, fields, texts
+}
+
+// checkBlocks checks m's JSON as the Slack stand-in does.
+func checkBlocks(t *testing.T, m blockkit.Message) {
+	t.Helper()
+	body, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := slacktest.CheckBlocks(body); err != nil {
+		t.Fatalf("Block Kit limits: %v", err)
+	}
 }
 
 func TestSlackMessage(t *testing.T) {
@@ -90,9 +101,7 @@ func TestSlackMessage(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			m := SlackMessage(tc.change, "eu-west-1")
-			if err := slacktest.CheckBlocks(m); err != nil {
-				t.Fatalf("Block Kit limits: %v", err)
-			}
+			checkBlocks(t, m)
 			header, fields, texts := blockTexts(m)
 			if header != tc.wantHeader {
 				t.Errorf("header = %q, want %q", header, tc.wantHeader)
@@ -177,9 +186,7 @@ func TestSlackMessageWithinLimits(t *testing.T) {
 	c.Operation = strings.Repeat("Op", 200)
 	c.BackendEnvironmentName = strings.Repeat("e", 3000)
 	m := SlackMessage(c, "us-east-1")
-	if err := slacktest.CheckBlocks(m); err != nil {
-		t.Fatalf("Block Kit limits: %v", err)
-	}
+	checkBlocks(t, m)
 	if n := utf8.RuneCountInString(m.Text); n > maxFallback {
 		t.Errorf("text has %d characters", n)
 	}

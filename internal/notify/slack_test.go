@@ -11,10 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/slack-go/slack"
-
 	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/dev/slacktest"
+	"github.com/jobwatch/jobwatch/internal/notify/blockkit"
 )
 
 // fixedWebhook is a webhook source that always gives the same URL.
@@ -373,6 +372,10 @@ func TestStandInRefusesLikeSlack(t *testing.T) {
 		"mrkdwn header":   {srv.URL(), "application/json", `{"blocks":[{"type":"header","text":{"type":"mrkdwn","text":"x"}}]}`, 400, "invalid_blocks"},
 		"11 fields": {srv.URL(), "application/json", `{"blocks":[{"type":"section","fields":[` +
 			strings.TrimSuffix(strings.Repeat(`{"type":"mrkdwn","text":"x"},`, 11), ",") + `]}]}`, 400, "invalid_blocks"},
+		"unknown field":   {srv.URL(), "application/json", `{"blocks":[{"type":"section","field":[{"type":"mrkdwn","text":"x"}]}]}`, 400, "invalid_blocks"},
+		"emoji on mrkdwn": {srv.URL(), "application/json", `{"blocks":[{"type":"section","text":{"type":"mrkdwn","text":"x","emoji":true}}]}`, 400, "invalid_blocks"},
+		"empty text":      {srv.URL(), "application/json", `{"blocks":[{"type":"context","elements":[{"type":"mrkdwn","text":""}]}]}`, 400, "invalid_blocks"},
+		"unknown block":   {srv.URL(), "application/json", `{"blocks":[{"type":"headline","text":{"type":"plain_text","text":"x"}}]}`, 400, "invalid_blocks"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			status, answer := post(tc.url, tc.contentType, tc.body)
@@ -393,7 +396,7 @@ func TestStandInWatch(t *testing.T) {
 	defer cancel()
 	posts := srv.Watch(ctx)
 	go func() { _ = sink.Publish(ctx, changes(contract.StatusFailed)) }()
-	var got []slack.WebhookMessage
+	var got []blockkit.Message
 	for p := range posts {
 		got = append(got, p.Message)
 		if len(got) == 2 {

@@ -405,7 +405,7 @@ func slackText(p slacktest.Post) string {
 			text += " — " + strings.TrimSpace(lines[i+1])
 		}
 	}
-	return text + fmt.Sprintf(" (Block Kit, %d blocks)", len(p.Message.Blocks.BlockSet))
+	return text + fmt.Sprintf(" (Block Kit, %d blocks)", len(p.Message.Blocks))
 }
 
 // redactedURL shows a webhook URL without its secret path.
