@@ -10,7 +10,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/jobwatch/jobwatch/internal/dev/slacktest"
 	"github.com/jobwatch/jobwatch/internal/dev/testenv"
+	"github.com/jobwatch/jobwatch/internal/notify/secretstore"
 	"github.com/jobwatch/jobwatch/internal/settings"
 )
 
@@ -57,7 +57,8 @@ func TestHandleSQSAllSinks(t *testing.T) {
 		t.Fatalf("LoadConfig: %v", err)
 	}
 	log, logs := newLog()
-	webhook := NewWebhookSecret(c.SlackWebhook, ssmc, secretsmanager.NewFromConfig(cfg), WebhookSecretOptions{
+	store := secretstore.NewFromConfig(cfg)
+	webhook := NewWebhookSecret(c.SlackWebhook, store, store, WebhookSecretOptions{
 		TTL: c.SlackWebhookTTL, AllowInsecureLocal: c.SlackAllowInsecureLocal, Logger: log})
 	n := New(log,
 		NewEventBridge(eb, EventBridgeOptions{BusName: c.EventBusName, Source: c.EventSource, Region: c.Region, Account: c.AccountID, Logger: log}),

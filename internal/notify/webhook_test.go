@@ -17,6 +17,7 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/jobwatch/jobwatch/internal/dev/testenv"
+	"github.com/jobwatch/jobwatch/internal/notify/secretstore"
 )
 
 // A webhook URL shaped like Slack's; the token is what must never leak.
@@ -187,7 +188,8 @@ func TestWebhookSecretMoto(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ref := tc.ref()
 			log, logs := newLog()
-			w := NewWebhookSecret(ref, ssmc, smc, WebhookSecretOptions{Logger: log})
+			store := secretstore.NewFromConfig(cfg)
+			w := NewWebhookSecret(ref, store, store, WebhookSecretOptions{Logger: log})
 			u, err := w.WebhookURL(ctx)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), ref.String()) {
@@ -230,17 +232,17 @@ func (f *fakeStore) set(value string, err error) {
 	f.value, f.err = value, err
 }
 
-func (f *fakeStore) GetParameter(_ context.Context, in *ssm.GetParameterInput, _ ...func(*ssm.Options)) (*ssm.GetParameterOutput, error) {
+func (f *fakeStore) GetParameter(_ context.Context, in *secretstore.GetParameterInput) (*secretstore.GetParameterOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.reads++
-	if !aws.ToBool(in.WithDecryption) {
+	if !in.WithDecryption {
 		return nil, errors.New("read without decryption")
 	}
 	if f.err != nil {
 		return nil, f.err
 	}
-	return &ssm.GetParameterOutput{Parameter: &ssmtypes.Parameter{Name: in.Name, Type: ssmtypes.ParameterTypeSecureString, Value: aws.String(f.value)}}, nil
+	return &secretstore.GetParameterOutput{Parameter: &secretstore.Parameter{Name: in.Name, Type: secretstore.ParameterTypeSecureString, Value: f.value}}, nil
 }
 
 // testClock is a clock the test moves.
