@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	"github.com/jobwatch/jobwatch/internal/dev/emulator"
 	"github.com/jobwatch/jobwatch/internal/dev/testenv"
 	"github.com/jobwatch/jobwatch/internal/notify/secretstore"
 )
@@ -210,8 +211,8 @@ func TestWebhookSecretMoto(t *testing.T) {
 			if warned != tc.wantWarn {
 				t.Errorf("warned %v, want %v", warned, tc.wantWarn)
 			}
-			if strings.Contains(logs.buf.String(), testWebhookToken) {
-				t.Errorf("the logs show the token:\n%s", logs.buf.String())
+			if strings.Contains(logs.String(), testWebhookToken) {
+				t.Errorf("the logs show the token:\n%s", logs.String())
 			}
 		})
 	}
@@ -245,31 +246,13 @@ func (f *fakeStore) GetParameter(_ context.Context, in *secretstore.GetParameter
 	return &secretstore.GetParameterOutput{Parameter: &secretstore.Parameter{Name: in.Name, Type: secretstore.ParameterTypeSecureString, Value: f.value}}, nil
 }
 
-// testClock is a clock the test moves.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // TestWebhookSecretCache follows the cache through its life: read once per
 // TTL, a rotated URL picked up, a failed read bridged by the last good
 // value for the grace period (retried every RetryAfter), then failing.
 func TestWebhookSecretCache(t *testing.T) {
 	const rotated = "https://hooks.slack.com/services/T0ABC1234/B0DEF5678/rotatedToken"
 	store := &fakeStore{value: testWebhook}
-	clock := &testClock{now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
+	clock := emulator.NewManualClock(time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC))
 	log, logs := newLog()
 	w := NewWebhookSecret(SecretRef{StoreSSM, "/jobwatch/slack-webhook"}, store, nil, WebhookSecretOptions{
 		TTL: 5 * time.Minute, Grace: time.Hour, RetryAfter: 30 * time.Second, Now: clock.Now, Logger: log,
@@ -294,7 +277,7 @@ func TestWebhookSecretCache(t *testing.T) {
 		{name: "a refused value is a failed read", advance: 6 * time.Minute, set: func() { store.set("https://example.com/x", nil) }, wantURL: rotated, wantReads: 7},
 	}
 	for _, st := range steps {
-		clock.advance(st.advance)
+		clock.Advance(st.advance)
 		if st.set != nil {
 			st.set()
 		}
@@ -312,7 +295,7 @@ func TestWebhookSecretCache(t *testing.T) {
 	if n := len(logs.lines(t, "could not read the Slack webhook URL again; using the one read before")); n != 3 {
 		t.Errorf("%d warnings about the stale URL, want 3", n)
 	}
-	if strings.Contains(logs.buf.String(), testWebhookToken) || strings.Contains(logs.buf.String(), "rotatedToken") {
-		t.Errorf("logs show a token:\n%s", logs.buf.String())
+	if strings.Contains(logs.String(), testWebhookToken) || strings.Contains(logs.String(), "rotatedToken") {
+		t.Errorf("logs show a token:\n%s", logs.String())
 	}
 }
