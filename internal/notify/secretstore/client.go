@@ -37,6 +37,8 @@ type Client struct {
 // NewFromConfig returns a client using cfg's region, credentials, HTTP
 // client, retryer and base endpoint, and the AWS_ENDPOINT_URL_SSM and
 // AWS_ENDPOINT_URL_SECRETS_MANAGER overrides, as the SDK's clients would.
+// cfg's APIOptions (middleware) do not apply: there is no middleware
+// stack.
 func NewFromConfig(cfg aws.Config) *Client {
 	c := &Client{
 		region: cfg.Region, credentials: cfg.Credentials, httpClient: cfg.HTTPClient,
@@ -105,6 +107,9 @@ func (c *Client) call(ctx context.Context, s service, op string, in, out any) er
 	return nil
 }
 
+// callWithRetries asks the retryer which errors to retry and how long to
+// wait, as the SDK's retry middleware does; it takes no retry tokens (the
+// client-side quota), which one read every few minutes never needs.
 func (c *Client) callWithRetries(ctx context.Context, s service, op string, in, out any) error {
 	url, err := c.endpoint(s)
 	if err != nil {
