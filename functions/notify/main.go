@@ -24,12 +24,11 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/jobwatch/jobwatch/internal/logging"
 	"github.com/jobwatch/jobwatch/internal/notify"
+	"github.com/jobwatch/jobwatch/internal/notify/secretstore"
 	"github.com/jobwatch/jobwatch/internal/settings"
 	"github.com/jobwatch/jobwatch/internal/state"
 )
@@ -74,7 +73,8 @@ func main() {
 	if !cfg.SlackWebhook.IsZero() {
 		// Built once: the URL read and the rate limit carry over from one
 		// invocation to the next.
-		webhook := notify.NewWebhookSecret(cfg.SlackWebhook, ssm.NewFromConfig(awsCfg), secretsmanager.NewFromConfig(awsCfg), notify.WebhookSecretOptions{
+		store := secretstore.NewFromConfig(awsCfg)
+		webhook := notify.NewWebhookSecret(cfg.SlackWebhook, store, store, notify.WebhookSecretOptions{
 			TTL:                cfg.SlackWebhookTTL,
 			AllowInsecureLocal: cfg.SlackAllowInsecureLocal,
 			Logger:             log,

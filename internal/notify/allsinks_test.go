@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -10,7 +11,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -18,33 +18,39 @@ import (
 
 	"github.com/jobwatch/jobwatch/internal/dev/slacktest"
 	"github.com/jobwatch/jobwatch/internal/dev/testenv"
+	"github.com/jobwatch/jobwatch/internal/notify/secretstore"
 	"github.com/jobwatch/jobwatch/internal/settings"
 )
 
-// TestHandleSQSAllSinks runs the Lambda handler with every sink on, built
-// from configuration as the function builds them: EventBridge and SNS in
-// moto, the webhook URL in a moto SecureString, Slack's stand-in. One
-// batch has a status change whose error holds a secret-looking value and
-// markup, one the still-running warning, and Slack refuses one post. The
-// refused message alone is redelivered; the webhook URL appears in no log
-// line and no error, while the job's own error reaches Slack as it is.
-func TestHandleSQSAllSinks(t *testing.T) {
-	ctx := testenv.Context(t)
+// allSinks is what TestHandleSQSAllSinks publishes to: queues behind a
+// rule on the bus and behind the topic, in moto, and Slack's stand-in.
+type allSinks struct {
+	sq                   *sqs.Client
+	busQueue, topicQueue string
+	slack                *slacktest.Server
+}
+
+// newAllSinks creates the bus, the topic, the queues, the SecureString
+// holding the stand-in's URL, and the notifier with every sink, built
+// from configuration as the function builds them, logging to log.
+func newAllSinks(t *testing.T, log *slog.Logger) (*Notifier, allSinks) {
+	t.Helper()
+	ctx := t.Context()
 	cfg := testenv.AWSConfig(testenv.Moto(t))
-	eb, snsc, sq, ssmc := eventbridge.NewFromConfig(cfg), sns.NewFromConfig(cfg), sqs.NewFromConfig(cfg), ssm.NewFromConfig(cfg)
-	slackSrv := slacktest.NewServer()
-	defer slackSrv.Close()
+	eb, snsc, ssmc := eventbridge.NewFromConfig(cfg), sns.NewFromConfig(cfg), ssm.NewFromConfig(cfg)
+	to := allSinks{sq: sqs.NewFromConfig(cfg), slack: slacktest.NewServer()}
+	t.Cleanup(to.slack.Close)
 
 	bus := testenv.Name(t, "jobwatch-bus")
 	if _, err := eb.CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: aws.String(bus)}); err != nil {
 		t.Fatal(err)
 	}
-	busQueue := ruleToQueue(t, eb, sq, bus, `{"detail-type": ["Amplify Backend Job Status Change"]}`)
+	to.busQueue = ruleToQueue(t, eb, to.sq, bus, `{"detail-type": ["Amplify Backend Job Status Change"]}`)
 	topic := createTopic(t, snsc)
-	topicQueue := subscribeQueue(t, snsc, sq, topic, "", true)
+	to.topicQueue = subscribeQueue(t, snsc, to.sq, topic, "", true)
 	param := "/" + testenv.Name(t, "jobwatch/slack-webhook")
 	if _, err := ssmc.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(param), Type: ssmtypes.ParameterTypeSecureString,
-		Value: aws.String(slackSrv.URL())}); err != nil {
+		Value: aws.String(to.slack.URL())}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -56,14 +62,27 @@ func TestHandleSQSAllSinks(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LoadConfig: %v", err)
 	}
-	log, logs := newLog()
-	webhook := NewWebhookSecret(c.SlackWebhook, ssmc, secretsmanager.NewFromConfig(cfg), WebhookSecretOptions{
+	store := secretstore.NewFromConfig(cfg)
+	webhook := NewWebhookSecret(c.SlackWebhook, store, store, WebhookSecretOptions{
 		TTL: c.SlackWebhookTTL, AllowInsecureLocal: c.SlackAllowInsecureLocal, Logger: log})
-	n := New(log,
+	return New(log,
 		NewEventBridge(eb, EventBridgeOptions{BusName: c.EventBusName, Source: c.EventSource, Region: c.Region, Account: c.AccountID, Logger: log}),
 		Only(c.SNSStatuses, NewSNS(snsc, SNSOptions{TopicARN: c.SNSTopicARN, Region: c.Region, Logger: log})),
 		Only(c.SlackStatuses, NewSlack(webhook, SlackOptions{Region: c.Region, Interval: 50 * time.Millisecond, Logger: log})),
-	)
+	), to
+}
+
+// TestHandleSQSAllSinks runs the Lambda handler with every sink on, built
+// from configuration as the function builds them: EventBridge and SNS in
+// moto, the webhook URL in a moto SecureString, Slack's stand-in. One
+// batch has a status change whose error holds a secret-looking value and
+// markup, one the still-running warning, and Slack refuses one post. The
+// refused message alone is redelivered; the webhook URL appears in no log
+// line and no error, while the job's own error reaches Slack as it is.
+func TestHandleSQSAllSinks(t *testing.T) {
+	log, logs := newLog()
+	n, to := newAllSinks(t, log)
+	slackSrv := to.slack
 
 	// One batch: Slack refuses the first post (the webhook was removed
 	// and set up again in between, say) and takes the others.
@@ -72,7 +91,7 @@ func TestHandleSQSAllSinks(t *testing.T) {
 		ev.Records = append(ev.Records, readBatch(t, name).Records...)
 	}
 	slackSrv.Fail(1, 404, "no_service")
-	lambdaCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	lambdaCtx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	resp, err := n.HandleSQS(lambdaCtx, ev)
 	if err != nil {
@@ -86,10 +105,10 @@ func TestHandleSQSAllSinks(t *testing.T) {
 	// EventBridge and SNS got all four; Slack refused the completed job,
 	// took the failed and lost ones and never saw the warning.
 	var published []string
-	for _, e := range receive(t, sq, busQueue, 4) {
+	for _, e := range receive(t, to.sq, to.busQueue, 4) {
 		published = append(published, string(e.raw))
 	}
-	for _, m := range receiveRaw(t, sq, topicQueue, 4) {
+	for _, m := range receiveRaw(t, to.sq, to.topicQueue, 4) {
 		published = append(published, aws.ToString(m.Body))
 	}
 	if len(published) != 8 {
@@ -116,10 +135,10 @@ func TestHandleSQSAllSinks(t *testing.T) {
 	// Nothing shows the webhook URL: not the logs, the response, the
 	// events or the notifications.
 	respJSON, _ := json.Marshal(resp)
-	assertNoToken(t, slackSrv, "the logs", logs.buf.String())
+	assertNoToken(t, slackSrv, "the logs", logs.String())
 	assertNoToken(t, slackSrv, "the response", string(respJSON))
 	assertNoToken(t, slackSrv, "the events and notifications", published...)
 	if len(logs.lines(t, "batch done")) != 1 {
-		t.Errorf("the logs were not captured:\n%s", logs.buf.String())
+		t.Errorf("the logs were not captured:\n%s", logs.String())
 	}
 }

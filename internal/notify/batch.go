@@ -9,11 +9,21 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 )
 
+// ResendOptions bound how a batch sink (EventBridge, SNS) resends the
+// entries a call failed for the service's own reasons.
+type ResendOptions struct {
+	// MaxAttempts bounds the calls made for one entry; 3 when 0.
+	MaxAttempts int
+	// MaxBackoff caps the jittered wait before resending; 2s when 0.
+	MaxBackoff time.Duration
+}
+
 // batcher is what the batch sinks (EventBridge's PutEvents, SNS's
-// PublishBatch) share: calls of bounded entries and bytes, and resending
-// only the entries a call failed, after a jittered backoff, until
-// maxAttempts calls were made for them.
+// PublishBatch) share, embedded in each: their name, calls of bounded
+// entries and bytes, and resending only the entries a call failed, after
+// a jittered backoff, until maxAttempts calls were made for them.
 type batcher struct {
+	name        string // the sink's name: "eventbridge", "sns"
 	service     string // names the service in log lines: "EventBridge", "SNS"
 	maxEntries  int    // entries per call
 	maxBytes    int    // bytes per call, as entrySize counts them
@@ -22,23 +32,50 @@ type batcher struct {
 	log         *slog.Logger
 }
 
-// newBatcher returns a batcher with the sinks' defaults: 3 attempts, a
-// 2s backoff cap and slog.Default, where maxAttempts, maxBackoff or log
-// are unset.
-func newBatcher(service string, maxEntries, maxBytes, maxAttempts int, maxBackoff time.Duration, log *slog.Logger) batcher {
-	if maxAttempts <= 0 {
-		maxAttempts = 3
+// newBatcher returns a batcher with the sinks' defaults where resend or
+// log leave them unset: 3 attempts, a 2s backoff cap, slog.Default.
+func newBatcher(name, service string, maxEntries, maxBytes int, resend ResendOptions, log *slog.Logger) batcher {
+	if resend.MaxAttempts <= 0 {
+		resend.MaxAttempts = 3
 	}
-	if maxBackoff <= 0 {
-		maxBackoff = 2 * time.Second
+	if resend.MaxBackoff <= 0 {
+		resend.MaxBackoff = 2 * time.Second
 	}
 	if log == nil {
 		log = slog.Default()
 	}
 	return batcher{
-		service: service, maxEntries: maxEntries, maxBytes: maxBytes,
-		maxAttempts: maxAttempts, backoff: retry.NewExponentialJitterBackoff(maxBackoff), log: log,
+		name: name, service: service, maxEntries: maxEntries, maxBytes: maxBytes,
+		maxAttempts: resend.MaxAttempts, backoff: retry.NewExponentialJitterBackoff(resend.MaxBackoff), log: log,
 	}
+}
+
+// Name implements Sink.
+func (b batcher) Name() string { return b.name }
+
+// publish is a batch sink's Publish: entry builds change i's entry (its
+// error, e.g. for an entry over the call's size limit, fails the change
+// unsent), and the rest are sent (see send) with call, which makes one
+// call for the changes at idx, records each one's outcome in errs and
+// returns those worth resending.
+func publish[E any](ctx context.Context, b batcher, changes []Change, entry func(i int, c Change) (E, error), size func(E) int,
+	call func(entries []E, errs []error, idx []int) (resend []int)) []error {
+	errs := make([]error, len(changes))
+	entries := make([]E, len(changes))
+	var pending []int // indexes of the changes still to send
+	for i, c := range changes {
+		e, err := entry(i, c)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		entries[i] = e
+		pending = append(pending, i)
+	}
+	b.send(ctx, changes, errs, pending,
+		func(i int) int { return size(entries[i]) },
+		func(idx []int) []int { return call(entries, errs, idx) })
+	return errs
 }
 
 // send sends the changes at pending: size is the bytes of change i's

@@ -62,13 +62,25 @@ var (
 )
 
 // The shapes EventBridge and ARNs accept; a value that cannot work fails
-// at start rather than on every message.
+// at start rather than on every message. The last group of the bus and
+// topic patterns is the name, at most maxResourceName characters: checked
+// apart, as a {1,256} in the pattern would compile to 256 copies of it at
+// every cold start.
 var (
-	busNamePattern  = regexp.MustCompile(`^(arn:aws[\w-]*:events:[a-z]+-[a-z]+-[\w-]+:[0-9]{12}:event-bus/)?[/.\-_A-Za-z0-9]{1,256}$`)
-	topicARNPattern = regexp.MustCompile(`^arn:aws[\w-]*:sns:[a-z]{2}(-[a-z]+)+-[0-9]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$`)
+	busNamePattern  = regexp.MustCompile(`^(arn:aws[\w-]*:events:[a-z]+-[a-z]+-[\w-]+:[0-9]{12}:event-bus/)?([/.\-_A-Za-z0-9]+)$`)
+	topicARNPattern = regexp.MustCompile(`^arn:aws[\w-]*:sns:[a-z]{2}(-[a-z]+)+-[0-9]+:[0-9]{12}:([A-Za-z0-9_-]+)(\.fifo)?$`)
 	accountPattern  = regexp.MustCompile(`^[0-9]{12}$`)
 	regionPattern   = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 )
+
+const maxResourceName = 256
+
+// matchName reports whether s matches p, whose group n is a name of at
+// most maxResourceName characters.
+func matchName(p *regexp.Regexp, n int, s string) bool {
+	m := p.FindStringSubmatch(s)
+	return m != nil && len(m[n]) <= maxResourceName
+}
 
 // LoadConfig reads the configuration from env, returning an error that
 // names every missing or bad variable.
@@ -84,7 +96,7 @@ func LoadConfig(env *settings.Env) (Config, error) {
 	level := env.OneOf("LOG_LEVEL", "INFO", "DEBUG", "INFO", "WARN", "ERROR")
 
 	bad := func(name, format string, args ...any) { env.Check(name, false, format, args...) }
-	if c.EventBusName != "" && !busNamePattern.MatchString(c.EventBusName) {
+	if c.EventBusName != "" && !matchName(busNamePattern, 2, c.EventBusName) {
 		bad("EVENT_BUS_NAME", "is %q; want an event bus name or ARN", c.EventBusName)
 	}
 	switch {
@@ -107,7 +119,7 @@ func LoadConfig(env *settings.Env) (Config, error) {
 	c.SNSTopicARN = env.String("SNS_TOPIC_ARN", "")
 	switch {
 	case c.SNSTopicARN == "":
-	case !topicARNPattern.MatchString(c.SNSTopicARN):
+	case !matchName(topicARNPattern, 2, c.SNSTopicARN):
 		bad("SNS_TOPIC_ARN", "is %q; want a topic ARN such as arn:aws:sns:us-east-1:123456789012:jobwatch", c.SNSTopicARN)
 	case strings.HasSuffix(c.SNSTopicARN, ".fifo"):
 		bad("SNS_TOPIC_ARN", "is %q, a FIFO topic; notify publishes to a standard topic", c.SNSTopicARN)

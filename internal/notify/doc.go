@@ -4,6 +4,7 @@
 // filterable message attributes and a Slack incoming webhook (the
 // statuses routed to each, see Only) — and reported back for redelivery
 // when it is malformed or any sink failed it. The Slack webhook URL is a
-// secret read from SSM Parameter Store or Secrets Manager (WebhookSecret)
-// and never printed (WebhookURL); slacktest stands in for Slack.
+// secret read from SSM Parameter Store or Secrets Manager (WebhookSecret,
+// through secretstore) and never printed (WebhookURL); the messages are
+// blockkit's; slacktest stands in for Slack.
 package notify

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -34,11 +33,9 @@ type EventBridgeOptions struct {
 	Source string
 	// Region and Account go into the job ARN, the event's resource.
 	Region, Account string
-	// MaxAttempts bounds the PutEvents calls made for one entry; 3 when 0.
-	MaxAttempts int
-	// MaxBackoff caps the jittered wait before resending failed entries;
-	// 2s when 0.
-	MaxBackoff time.Duration
+	// Resend bounds the PutEvents calls made for an entry EventBridge
+	// failed.
+	Resend ResendOptions
 	// Logger receives a line for each entry resent; slog.Default when nil.
 	Logger *slog.Logger
 }
@@ -46,20 +43,17 @@ type EventBridgeOptions struct {
 // EventBridge is the sink that puts each status change on the project's
 // event bus as an "Amplify Backend Job Status Change" event.
 type EventBridge struct {
-	client eventPutter
-	opts   EventBridgeOptions
-	batch  batcher
+	batcher // Name, and the calls
+	client  eventPutter
+	opts    EventBridgeOptions
 }
 
-// NewEventBridge returns the EventBridge sink; client is usually an
-// *eventbridge.Client.
+// NewEventBridge returns the EventBridge sink, named "eventbridge";
+// client is usually an *eventbridge.Client.
 func NewEventBridge(client eventPutter, opts EventBridgeOptions) *EventBridge {
-	return &EventBridge{client: client, opts: opts,
-		batch: newBatcher("EventBridge", maxEntriesPerCall, maxBytesPerCall, opts.MaxAttempts, opts.MaxBackoff, opts.Logger)}
+	b := newBatcher("eventbridge", "EventBridge", maxEntriesPerCall, maxBytesPerCall, opts.Resend, opts.Logger)
+	return &EventBridge{batcher: b, client: client, opts: opts}
 }
-
-// Name implements Sink.
-func (*EventBridge) Name() string { return "eventbridge" }
 
 // EntryError is a service's verdict on one entry of a batch call:
 // EventBridge's PutEvents, SNS's PublishBatch.
@@ -80,19 +74,23 @@ func (e *EntryError) retryable() bool {
 	return true
 }
 
-// entry returns the PutEvents entry for c.
-func (s *EventBridge) entry(c Change) (types.PutEventsRequestEntry, error) {
+// entry returns the PutEvents entry for c, or why it cannot be sent.
+func (s *EventBridge) entry(_ int, c Change) (types.PutEventsRequestEntry, error) {
 	detail, err := json.Marshal(c.StatusChange)
 	if err != nil {
 		return types.PutEventsRequestEntry{}, fmt.Errorf("encode status change %s: %w", c.EventKey, err)
 	}
-	return types.PutEventsRequestEntry{
+	e := types.PutEventsRequestEntry{
 		EventBusName: aws.String(s.opts.BusName),
 		Source:       aws.String(s.opts.Source),
 		DetailType:   aws.String(contract.DetailTypeStatusChange),
 		Resources:    []string{contract.JobARN(s.opts.Region, s.opts.Account, c.AppID, c.BackendEnvironmentName, c.JobID)},
 		Detail:       aws.String(string(detail)),
-	}, nil
+	}
+	if n := entrySize(e); n > maxBytesPerCall {
+		return e, fmt.Errorf("event %s is %d bytes; PutEvents takes at most %d", c.EventKey, n, maxBytesPerCall)
+	}
+	return e, nil
 }
 
 // entrySize is an entry's share of the PutEvents size limit, as the
@@ -110,49 +108,27 @@ func entrySize(e types.PutEventsRequestEntry) int {
 
 // Publish implements Sink: it puts the changes in calls of at most 10
 // entries and 256 KB, then resends only the entries EventBridge failed,
-// after a jittered backoff, until MaxAttempts calls were made for them.
+// after a jittered backoff, until Resend.MaxAttempts calls were made for
+// them.
 func (s *EventBridge) Publish(ctx context.Context, changes []Change) []error {
-	p := &publishing{changes: changes, entries: make([]types.PutEventsRequestEntry, len(changes)), errs: make([]error, len(changes))}
-	var pending []int // indexes of the changes still to send
-	for i, c := range changes {
-		e, err := s.entry(c)
-		if err == nil && entrySize(e) > maxBytesPerCall {
-			err = fmt.Errorf("event %s is %d bytes; PutEvents takes at most %d", c.EventKey, entrySize(e), maxBytesPerCall)
-		}
-		if err != nil {
-			p.errs[i] = err
-			continue
-		}
-		p.entries[i] = e
-		pending = append(pending, i)
-	}
-
-	s.batch.send(ctx, changes, p.errs, pending,
-		func(i int) int { return entrySize(p.entries[i]) },
-		func(idx []int) []int { return s.put(ctx, p, idx) })
-	return p.errs
-}
-
-// publishing is the state of one Publish: each change's entry and the
-// outcome of its latest attempt.
-type publishing struct {
-	changes []Change
-	entries []types.PutEventsRequestEntry
-	errs    []error
+	return publish(ctx, s.batcher, changes, s.entry, entrySize,
+		func(entries []types.PutEventsRequestEntry, errs []error, idx []int) []int {
+			return s.put(ctx, changes, entries, errs, idx)
+		})
 }
 
 // put makes one PutEvents call for the changes at idx, records each
-// one's outcome and returns those worth resending.
-func (s *EventBridge) put(ctx context.Context, p *publishing, idx []int) (resend []int) {
+// one's outcome in errs and returns those worth resending.
+func (s *EventBridge) put(ctx context.Context, changes []Change, entries []types.PutEventsRequestEntry, errs []error, idx []int) (resend []int) {
 	in := &eventbridge.PutEventsInput{Entries: make([]types.PutEventsRequestEntry, len(idx))}
 	for k, i := range idx {
-		in.Entries[k] = p.entries[i]
+		in.Entries[k] = entries[i]
 	}
 	out, err := s.client.PutEvents(ctx, in)
 	if err != nil {
 		// The SDK's retryer has already retried what is worth retrying.
 		for _, i := range idx {
-			p.errs[i] = fmt.Errorf("put event %s on bus %s: %w", p.changes[i].EventKey, s.opts.BusName, err)
+			errs[i] = fmt.Errorf("put event %s on bus %s: %w", changes[i].EventKey, s.opts.BusName, err)
 		}
 		return nil
 	}
@@ -164,15 +140,15 @@ func (s *EventBridge) put(ctx context.Context, p *publishing, idx []int) (resend
 		switch {
 		case res.ErrorCode != nil:
 			ee := &EntryError{Code: aws.ToString(res.ErrorCode), Message: aws.ToString(res.ErrorMessage)}
-			p.errs[i] = fmt.Errorf("put event %s on bus %s: %w", p.changes[i].EventKey, s.opts.BusName, ee)
+			errs[i] = fmt.Errorf("put event %s on bus %s: %w", changes[i].EventKey, s.opts.BusName, ee)
 			if ee.retryable() {
 				resend = append(resend, i)
 			}
 		case res.EventId == nil:
-			p.errs[i] = fmt.Errorf("put event %s on bus %s: no result for the entry", p.changes[i].EventKey, s.opts.BusName)
+			errs[i] = fmt.Errorf("put event %s on bus %s: no result for the entry", changes[i].EventKey, s.opts.BusName)
 			resend = append(resend, i)
 		default:
-			p.errs[i] = nil
+			errs[i] = nil
 		}
 	}
 	return resend

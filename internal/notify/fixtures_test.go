@@ -69,10 +69,7 @@ func TestHandleSQSFixtures(t *testing.T) {
 			if err != nil {
 				t.Fatalf("HandleSQS: %v", err)
 			}
-			var failed []string
-			for _, f := range resp.BatchItemFailures {
-				failed = append(failed, f.ItemIdentifier)
-			}
+			failed := failures(resp)
 			if !slices.Equal(failed, tc.wantFailed) {
 				t.Errorf("batch item failures = %v, want %v", failed, tc.wantFailed)
 			}

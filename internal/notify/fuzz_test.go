@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -15,10 +13,8 @@ import (
 // events/notify: it must never panic, and must report as failed exactly
 // the records a sink did not get (every malformed one, none delivered).
 func FuzzHandleSQS(f *testing.F) {
-	files, _ := filepath.Glob("../../events/notify/*.json")
-	for _, file := range files {
-		raw, _ := os.ReadFile(file)
-		f.Add(raw)
+	for name := range fixtures {
+		f.Add(readFixture(f, name))
 	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		var ev events.SQSEvent
@@ -26,14 +22,13 @@ func FuzzHandleSQS(f *testing.F) {
 			return // Lambda would refuse the payload before the handler
 		}
 		sink := &countingSink{delivered: map[string]int{}, fail: map[string]bool{}}
-		n := New(slog.New(slog.DiscardHandler), sink)
-		resp, err := n.HandleSQS(context.Background(), ev)
+		resp, err := New(slog.New(slog.DiscardHandler), sink).HandleSQS(context.Background(), ev)
 		if err != nil {
 			t.Fatalf("HandleSQS returned an error: %v", err)
 		}
 		failed := map[string]bool{}
-		for _, f := range resp.BatchItemFailures {
-			failed[f.ItemIdentifier] = true
+		for _, id := range failures(resp) {
+			failed[id] = true
 		}
 		delivered := 0
 		for _, c := range sink.delivered {

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -41,6 +43,26 @@ func change(n int, status string) contract.StatusChange {
 		SubmittedAt: "2026-03-02T10:00:00.000Z", DetectedAt: "2026-03-02T10:05:00.000Z",
 		DurationSeconds: 300, Polls: 5,
 		EventKey: contract.EventKey("d1abc23", "dev", jobID, "", status),
+	}
+}
+
+// noJob returns the TIMED_OUT change of request nightly-7, which never
+// got a job (the Admin API kept refusing it), so was never polled.
+func noJob(n int) contract.StatusChange {
+	c := change(n, contract.StatusTimedOut)
+	c.JobID, c.RequestID, c.Polls = "", "nightly-7", 0
+	c.EventKey = contract.EventKey(c.AppID, c.BackendEnvironmentName, "", c.RequestID, c.Status)
+	return c
+}
+
+// assertContains fails for each of wants that text, which what names,
+// lacks.
+func assertContains(t *testing.T, what, text string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(text, want) {
+			t.Errorf("%s lacks %q:\n%s", what, want, text)
+		}
 	}
 }
 
@@ -136,22 +158,13 @@ func testSink(bus eventPutter, log *slog.Logger) *EventBridge {
 	return NewEventBridge(bus, EventBridgeOptions{
 		BusName: testBus, Source: contract.DefaultEventSource,
 		Region: testenv.Region, Account: testenv.Account,
-		MaxBackoff: 5 * time.Millisecond,
-		Logger:     log,
+		Resend: ResendOptions{MaxBackoff: 5 * time.Millisecond},
+		Logger: log,
 	})
 }
 
 // logBuffer collects a JSON logger's lines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
+type logBuffer struct{ testenv.Buffer }
 
 func newLog() (*slog.Logger, *logBuffer) {
 	lb := &logBuffer{}
@@ -161,10 +174,8 @@ func newLog() (*slog.Logger, *logBuffer) {
 // lines returns the logged lines with message msg.
 func (l *logBuffer) lines(t *testing.T, msg string) []map[string]any {
 	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(l.buf.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(l.String()), "\n") {
 		if line == "" {
 			continue
 		}
@@ -179,13 +190,54 @@ func (l *logBuffer) lines(t *testing.T, msg string) []map[string]any {
 	return out
 }
 
-// readBatch reads an SQS event fixture.
-func readBatch(t *testing.T, name string) events.SQSEvent {
+// failures returns the ids a handler's answer names for redelivery.
+func failures(resp events.SQSEventResponse) []string {
+	var ids []string
+	for _, f := range resp.BatchItemFailures {
+		ids = append(ids, f.ItemIdentifier)
+	}
+	return ids
+}
+
+// handleFixtures runs n's handler on every events/notify batch, in name
+// order, checks each one's redeliveries against the fixtures table and
+// returns the messages it published, by event key.
+func handleFixtures(t *testing.T, n *Notifier) map[string]Message {
+	t.Helper()
+	published := map[string]Message{}
+	for _, name := range slices.Sorted(maps.Keys(fixtures)) {
+		ev := readBatch(t, name)
+		resp, err := n.HandleSQS(t.Context(), ev)
+		if err != nil {
+			t.Fatalf("%s: HandleSQS: %v", name, err)
+		}
+		failed := failures(resp)
+		if want := fixtures[name].wantFailed; !slices.Equal(failed, want) {
+			t.Errorf("%s: batch item failures = %v, want %v", name, failed, want)
+		}
+		for _, r := range ev.Records {
+			if s, err := contract.DecodeStatusChange([]byte(r.Body)); err == nil && !slices.Contains(failed, r.MessageId) {
+				published[s.EventKey] = Message{ID: r.MessageId, Body: r.Body}
+			}
+		}
+	}
+	return published
+}
+
+// readFixture reads a file of events/notify.
+func readFixture(t testing.TB, name string) []byte {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(eventsDir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return data
+}
+
+// readBatch reads an SQS event fixture.
+func readBatch(t *testing.T, name string) events.SQSEvent {
+	t.Helper()
+	data := readFixture(t, name)
 	var ev events.SQSEvent
 	if err := json.Unmarshal(data, &ev); err != nil {
 		t.Fatalf("%s: %v", name, err)

@@ -7,9 +7,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/slack-go/slack"
-
 	"github.com/jobwatch/jobwatch/internal/contract"
+	"github.com/jobwatch/jobwatch/internal/notify/blockkit"
 )
 
 // What the Slack and SNS messages say about each status.
@@ -63,7 +62,7 @@ func linkSegment(s string) string {
 // Amplify console (region is the job's region), a context line, and
 // a plain fallback text for notifications. Every value from the change is
 // escaped for mrkdwn and set in code where formatting could break.
-func SlackMessage(c contract.StatusChange, region string) slack.WebhookMessage {
+func SlackMessage(c contract.StatusChange, region string) blockkit.Message {
 	emoji, phrase := outcome(c.Status)
 	where := c.AppID + "/" + c.BackendEnvironmentName
 	header := truncate(fmt.Sprintf("%s %s %s on %s", emoji, c.Operation, phrase, where), maxHeaderText)
@@ -76,37 +75,28 @@ func SlackMessage(c contract.StatusChange, region string) slack.WebhookMessage {
 	if c.PreviousStatus != "" {
 		status += " (was " + escape(c.PreviousStatus, 100) + ")"
 	}
-	fields := []*slack.TextBlockObject{
-		field("App", codeSpan(c.AppID, maxFieldText-20)),
-		field("Environment", codeSpan(c.BackendEnvironmentName, maxFieldText-20)),
-		field("Operation", codeSpan(c.Operation, maxFieldText-20)),
-		job,
-		field("Duration", HumanDuration(c.DurationSeconds)),
-		field("Status", status),
-	}
-	blocks := []slack.Block{
-		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, header, true, false)),
-		slack.NewSectionBlock(nil, fields, nil),
+	blocks := []blockkit.Block{
+		blockkit.Header(blockkit.Plain(header)),
+		blockkit.Fields(
+			field("App", codeSpan(c.AppID, maxFieldText-20)),
+			field("Environment", codeSpan(c.BackendEnvironmentName, maxFieldText-20)),
+			field("Operation", codeSpan(c.Operation, maxFieldText-20)),
+			job,
+			field("Duration", HumanDuration(c.DurationSeconds)),
+			field("Status", status),
+		),
 	}
 	if c.Error != "" {
-		blocks = append(blocks, slack.NewSectionBlock(mrkdwn("*Error*\n"+codeBlock(c.Error, maxSectionText-20)), nil, nil))
+		blocks = append(blocks, blockkit.Section(blockkit.Mrkdwn("*Error*\n"+codeBlock(c.Error, maxSectionText-20))))
 	}
 	if link := ConsoleURL(region, c.AppID, c.BackendEnvironmentName); link != "" && len(link) < maxSectionText-100 {
-		blocks = append(blocks, slack.NewSectionBlock(mrkdwn("<"+link+"|Open the backend environment in the Amplify console>"), nil, nil))
+		blocks = append(blocks, blockkit.Section(blockkit.Mrkdwn("<"+link+"|Open the backend environment in the Amplify console>")))
 	}
-	blocks = append(blocks, slack.NewContextBlock("", mrkdwn(contextLine(c))))
-
-	return slack.WebhookMessage{
-		Text:   fallbackText(c, emoji, phrase),
-		Blocks: &slack.Blocks{BlockSet: blocks},
-	}
+	blocks = append(blocks, blockkit.Context(blockkit.Mrkdwn(contextLine(c))))
+	return blockkit.Message{Text: fallbackText(c, emoji, phrase), Blocks: blocks}
 }
 
-func mrkdwn(s string) *slack.TextBlockObject {
-	return slack.NewTextBlockObject(slack.MarkdownType, s, false, false)
-}
-
-func field(label, value string) *slack.TextBlockObject { return mrkdwn("*" + label + "*\n" + value) }
+func field(label, value string) blockkit.Text { return blockkit.Mrkdwn("*" + label + "*\n" + value) }
 
 // contextLine gives the times, polls, request and event key.
 func contextLine(c contract.StatusChange) string {

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"testing"
 	"time"
 
@@ -56,60 +55,47 @@ func TestMotoEventBus(t *testing.T) {
 	failedQueue := ruleToQueue(t, eb, sq, bus, string(failedOnly))
 
 	log, _ := newLog()
-	n := New(log, NewEventBridge(eb, EventBridgeOptions{
+	sent := handleFixtures(t, New(log, NewEventBridge(eb, EventBridgeOptions{
 		BusName: bus, Source: contract.DefaultEventSource,
 		Region: testenv.Region, Account: testenv.Account, Logger: log,
-	}))
+	})))
+	checkEvents(t, receive(t, sq, allQueue, len(sent)), sent)
 
-	sent := map[string]string{} // eventKey → message body
-	var wantFailedKeys []string
-	names := make([]string, 0, len(fixtures))
-	for name := range fixtures {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		ev := readBatch(t, name)
-		resp, err := n.HandleSQS(ctx, ev)
-		if err != nil {
-			t.Fatalf("%s: HandleSQS: %v", name, err)
-		}
-		var failed []string
-		for _, f := range resp.BatchItemFailures {
-			failed = append(failed, f.ItemIdentifier)
-		}
-		if want := fixtures[name].wantFailed; !slices.Equal(failed, want) {
-			t.Errorf("%s: batch item failures = %v, want %v", name, failed, want)
-		}
-		for _, r := range ev.Records {
-			if slices.Contains(failed, r.MessageId) {
-				continue
-			}
-			s, err := contract.DecodeStatusChange([]byte(r.Body))
-			if err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-			sent[s.EventKey] = r.Body
-			if s.Status == contract.StatusFailed {
-				wantFailedKeys = append(wantFailedKeys, s.EventKey)
-			}
+	var wantFailedKeys, gotFailedKeys []string
+	for key, m := range sent {
+		if s, _ := contract.DecodeStatusChange([]byte(m.Body)); s.Status == contract.StatusFailed {
+			wantFailedKeys = append(wantFailedKeys, key)
 		}
 	}
+	for _, ev := range receive(t, sq, failedQueue, len(wantFailedKeys)) {
+		gotFailedKeys = append(gotFailedKeys, ev.Detail.EventKey)
+	}
+	slices.Sort(gotFailedKeys)
+	slices.Sort(wantFailedKeys)
+	if len(wantFailedKeys) == 0 || !slices.Equal(gotFailedKeys, wantFailedKeys) {
+		t.Errorf("FAILED-only rule delivered %v, want %v", gotFailedKeys, wantFailedKeys)
+	}
+}
 
-	got := receive(t, sq, allQueue, len(sent))
+// checkEvents checks the events a rule matching every status change
+// delivered against the messages sent, by event key: one event per
+// message, carrying it, from the right source, account and region, about
+// the job's ARN, matching the schema.
+func checkEvents(t *testing.T, got []receivedEvent, sent map[string]Message) {
+	t.Helper()
 	if len(got) != len(sent) {
 		t.Errorf("%d events arrived, want %d (one per valid message)", len(got), len(sent))
 	}
 	seen := map[string]bool{}
 	for _, ev := range got {
 		key := ev.Detail.EventKey
-		body, ok := sent[key]
+		m, ok := sent[key]
 		if !ok || seen[key] {
 			t.Errorf("unexpected or repeated event %s", ev.raw)
 			continue
 		}
 		seen[key] = true
-		assertSameJSON(t, string(ev.detail), body)
+		assertSameJSON(t, string(ev.detail), m.Body)
 		if ev.Source != contract.DefaultEventSource || ev.DetailType != contract.DetailTypeStatusChange {
 			t.Errorf("%s: source %q, detail-type %q", key, ev.Source, ev.DetailType)
 		}
@@ -122,16 +108,22 @@ func TestMotoEventBus(t *testing.T) {
 		}
 		validateEvent(t, ev.raw)
 	}
+}
 
-	var gotFailedKeys []string
-	for _, ev := range receive(t, sq, failedQueue, len(wantFailedKeys)) {
-		gotFailedKeys = append(gotFailedKeys, ev.Detail.EventKey)
+// createQueue creates an SQS queue, returning its URL and ARN.
+func createQueue(t *testing.T, sq *sqs.Client, prefix string) (url, arn string) {
+	t.Helper()
+	q, err := sq.CreateQueue(t.Context(), &sqs.CreateQueueInput{QueueName: aws.String(testenv.Name(t, prefix))})
+	if err != nil {
+		t.Fatalf("create queue: %v", err)
 	}
-	slices.Sort(gotFailedKeys)
-	slices.Sort(wantFailedKeys)
-	if len(wantFailedKeys) == 0 || !slices.Equal(gotFailedKeys, wantFailedKeys) {
-		t.Errorf("FAILED-only rule delivered %v, want %v", gotFailedKeys, wantFailedKeys)
+	attrs, err := sq.GetQueueAttributes(t.Context(), &sqs.GetQueueAttributesInput{
+		QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn},
+	})
+	if err != nil {
+		t.Fatalf("queue ARN: %v", err)
 	}
+	return aws.ToString(q.QueueUrl), attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)]
 }
 
 // ruleToQueue creates a rule with pattern on bus and an SQS queue as its
@@ -139,17 +131,8 @@ func TestMotoEventBus(t *testing.T) {
 func ruleToQueue(t *testing.T, eb *eventbridge.Client, sq *sqs.Client, bus, pattern string) string {
 	t.Helper()
 	ctx := t.Context()
-	name := testenv.Name(t, "notify-target")
-	q, err := sq.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)})
-	if err != nil {
-		t.Fatalf("create queue: %v", err)
-	}
-	attrs, err := sq.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
-		QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn},
-	})
-	if err != nil {
-		t.Fatalf("queue ARN: %v", err)
-	}
+	name := testenv.Name(t, "notify-rule")
+	url, arn := createQueue(t, sq, "notify-target")
 	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{
 		Name: aws.String(name), EventBusName: aws.String(bus), EventPattern: aws.String(pattern),
 	}); err != nil {
@@ -157,11 +140,11 @@ func ruleToQueue(t *testing.T, eb *eventbridge.Client, sq *sqs.Client, bus, patt
 	}
 	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{
 		Rule: aws.String(name), EventBusName: aws.String(bus),
-		Targets: []ebtypes.Target{{Id: aws.String("queue"), Arn: aws.String(attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)])}},
+		Targets: []ebtypes.Target{{Id: aws.String("queue"), Arn: aws.String(arn)}},
 	}); err != nil {
 		t.Fatalf("put targets: %v", err)
 	}
-	return aws.ToString(q.QueueUrl)
+	return url
 }
 
 // receive reads the events on a queue until want arrived and the queue
@@ -169,9 +152,38 @@ func ruleToQueue(t *testing.T, eb *eventbridge.Client, sq *sqs.Client, bus, patt
 func receive(t *testing.T, sq *sqs.Client, queueURL string, want int) []receivedEvent {
 	t.Helper()
 	var got []receivedEvent
+	for _, m := range receiveRaw(t, sq, queueURL, want) {
+		body := []byte(aws.ToString(m.Body))
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(body, &fields); err != nil {
+			t.Fatalf("event is not JSON: %v\n%s", err, body)
+		}
+		// moto's default target input leaves out "account", which
+		// EventBridge sends; put it back so the rest is checked as
+		// received.
+		if _, ok := fields["account"]; !ok {
+			fields["account"], _ = json.Marshal(testenv.Account)
+			body, _ = json.Marshal(fields)
+		}
+		var ev receivedEvent
+		if err := json.Unmarshal(body, &ev); err != nil {
+			t.Fatalf("event: %v\n%s", err, body)
+		}
+		ev.raw, ev.detail = body, fields["detail"]
+		got = append(got, ev)
+	}
+	return got
+}
+
+// receiveRaw reads a queue until want messages arrived and it is empty,
+// or 10 s passed.
+func receiveRaw(t *testing.T, sq *sqs.Client, queueURL string, want int) []sqstypes.Message {
+	t.Helper()
+	var got []sqstypes.Message
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
 		out, err := sq.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{
 			QueueUrl: aws.String(queueURL), MaxNumberOfMessages: 10, VisibilityTimeout: 60,
+			MessageAttributeNames: []string{"All"},
 		})
 		if err != nil {
 			t.Fatalf("receive: %v", err)
@@ -182,26 +194,7 @@ func receive(t *testing.T, sq *sqs.Client, queueURL string, want int) []received
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		for _, m := range out.Messages {
-			body := []byte(aws.ToString(m.Body))
-			var fields map[string]json.RawMessage
-			if err := json.Unmarshal(body, &fields); err != nil {
-				t.Fatalf("event is not JSON: %v\n%s", err, body)
-			}
-			// moto's default target input leaves out "account", which
-			// EventBridge sends; put it back so the rest is checked as
-			// received.
-			if _, ok := fields["account"]; !ok {
-				fields["account"], _ = json.Marshal(testenv.Account)
-				body, _ = json.Marshal(fields)
-			}
-			var ev receivedEvent
-			if err := json.Unmarshal(body, &ev); err != nil {
-				t.Fatalf("event: %v\n%s", err, body)
-			}
-			ev.raw, ev.detail = body, fields["detail"]
-			got = append(got, ev)
-		}
+		got = append(got, out.Messages...)
 	}
 	return got
 }

@@ -308,9 +308,6 @@ func TestNotifyMalformedMessages(t *testing.T) {
 }
 
 func TestEventBridgeEntry(t *testing.T) {
-	noJob := change(1, contract.StatusTimedOut)
-	noJob.JobID, noJob.RequestID, noJob.Polls = "", "nightly-7", 0
-	noJob.EventKey = contract.EventKey(noJob.AppID, noJob.BackendEnvironmentName, "", noJob.RequestID, noJob.Status)
 	for name, tc := range map[string]struct {
 		change       contract.StatusChange
 		wantResource string
@@ -320,7 +317,7 @@ func TestEventBridgeEntry(t *testing.T) {
 			"arn:aws:amplifybackend:eu-west-1:210987654321:/backend/d1abc23/job/00000000-0000-4000-8000-000000000009",
 		},
 		"request that never got a job": {
-			noJob,
+			noJob(1),
 			"arn:aws:amplifybackend:eu-west-1:210987654321:/backend/d1abc23/environments/dev",
 		},
 	} {
@@ -329,7 +326,7 @@ func TestEventBridgeEntry(t *testing.T) {
 				BusName: "arn:aws:events:eu-west-1:210987654321:event-bus/ops", Source: "acme.jobs",
 				Region: "eu-west-1", Account: "210987654321",
 			})
-			e, err := s.entry(Change{MessageID: "m", StatusChange: tc.change})
+			e, err := s.entry(0, Change{MessageID: "m", StatusChange: tc.change})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -167,13 +166,24 @@ type SlackError struct {
 	RetryAfter time.Duration
 }
 
-// slackCodePattern is what Slack's error bodies look like; anything else
-// is not repeated, so that a body can never carry secrets into logs.
-var slackCodePattern = regexp.MustCompile(`^[a-z0-9_]{1,64}$`)
+// isSlackCode reports whether body looks like Slack's error codes
+// (invalid_payload, …); anything else is not repeated, so that a body can
+// never carry secrets into logs.
+func isSlackCode(body string) bool {
+	if body == "" || len(body) > 64 {
+		return false
+	}
+	for _, r := range body {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '_' {
+			return false
+		}
+	}
+	return true
+}
 
 func newSlackError(resp *http.Response, body []byte) *SlackError {
 	e := &SlackError{StatusCode: resp.StatusCode}
-	if code := strings.TrimSpace(string(body)); slackCodePattern.MatchString(code) {
+	if code := strings.TrimSpace(string(body)); isSlackCode(code) {
 		e.Code = code
 	}
 	if resp.StatusCode == http.StatusTooManyRequests {

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -44,13 +43,10 @@ type SNSOptions struct {
 	TopicARN string
 	// Region is the jobs' region, for the link to the Amplify console.
 	Region string
-	// MaxAttempts bounds the PublishBatch calls made for one message; 3
-	// when 0.
-	MaxAttempts int
-	// MaxBackoff caps the jittered wait before resending failed entries;
-	// 2s when 0.
-	MaxBackoff time.Duration
-	// Logger receives a line for each entry resent; slog.Default when nil.
+	// Resend bounds the PublishBatch calls made for a message SNS failed.
+	Resend ResendOptions
+	// Logger receives a line for each message resent; slog.Default when
+	// nil.
 	Logger *slog.Logger
 }
 
@@ -59,48 +55,40 @@ type SNSOptions struct {
 // attributes status, operation, appId and backendEnvironmentName
 // (String) for subscriptions' filter policies.
 type SNS struct {
-	client topicPublisher
-	opts   SNSOptions
-	batch  batcher
+	batcher // Name, and the calls
+	client  topicPublisher
+	opts    SNSOptions
 }
 
-// NewSNS returns the SNS sink; client is usually an *sns.Client.
+// NewSNS returns the SNS sink, named "sns"; client is usually an
+// *sns.Client.
 func NewSNS(client topicPublisher, opts SNSOptions) *SNS {
-	return &SNS{client: client, opts: opts,
-		batch: newBatcher("SNS", maxSNSEntries, maxSNSBytes, opts.MaxAttempts, opts.MaxBackoff, opts.Logger)}
+	b := newBatcher("sns", "SNS", maxSNSEntries, maxSNSBytes, opts.Resend, opts.Logger)
+	return &SNS{batcher: b, client: client, opts: opts}
 }
-
-// Name implements Sink.
-func (*SNS) Name() string { return "sns" }
 
 // Publish implements Sink: PublishBatch calls of at most 10 entries and
 // 256 KB, then the entries SNS failed for its own reasons (not the
-// sender's) are resent after a jittered backoff, up to MaxAttempts calls.
+// sender's) are resent after a jittered backoff, up to Resend.MaxAttempts calls.
 func (s *SNS) Publish(ctx context.Context, changes []Change) []error {
-	errs := make([]error, len(changes))
-	entries := make([]types.PublishBatchRequestEntry, len(changes))
-	var pending []int
-	for i, c := range changes {
-		e, err := snsEntry(c, s.opts.Region, "c"+strconv.Itoa(i))
-		if err == nil && snsEntrySize(e) > maxSNSBytes {
-			err = fmt.Errorf("notification %s is %d bytes; SNS takes at most %d", c.EventKey, snsEntrySize(e), maxSNSBytes)
-		}
-		if err != nil {
-			errs[i] = err
-			continue
-		}
-		entries[i] = e
-		pending = append(pending, i)
-	}
-	s.batch.send(ctx, changes, errs, pending,
-		func(i int) int { return snsEntrySize(entries[i]) },
-		func(idx []int) []int { return s.publish(ctx, changes, entries, errs, idx) })
-	return errs
+	return publish(ctx, s.batcher, changes, s.entry, snsEntrySize,
+		func(entries []types.PublishBatchRequestEntry, errs []error, idx []int) []int {
+			return s.publishBatch(ctx, changes, entries, errs, idx)
+		})
 }
 
-// publish makes one PublishBatch call for the changes at idx, records
-// each one's outcome in errs and returns those worth resending.
-func (s *SNS) publish(ctx context.Context, changes []Change, entries []types.PublishBatchRequestEntry, errs []error, idx []int) (resend []int) {
+// entry is the PublishBatch entry of change i, or why it cannot be sent.
+func (s *SNS) entry(i int, c Change) (types.PublishBatchRequestEntry, error) {
+	e, err := snsEntry(c, s.opts.Region, "c"+strconv.Itoa(i))
+	if n := snsEntrySize(e); err == nil && n > maxSNSBytes {
+		err = fmt.Errorf("notification %s is %d bytes; SNS takes at most %d", c.EventKey, n, maxSNSBytes)
+	}
+	return e, err
+}
+
+// publishBatch makes one PublishBatch call for the changes at idx,
+// records each one's outcome in errs and returns those worth resending.
+func (s *SNS) publishBatch(ctx context.Context, changes []Change, entries []types.PublishBatchRequestEntry, errs []error, idx []int) (resend []int) {
 	in := &sns.PublishBatchInput{TopicArn: aws.String(s.opts.TopicARN)}
 	byID := make(map[string]int, len(idx))
 	for _, i := range idx {

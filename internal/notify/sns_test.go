@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -61,26 +60,9 @@ func TestMotoSNSFilterPolicy(t *testing.T) {
 
 	log, _ := newLog()
 	sink := NewSNS(snsc, SNSOptions{TopicARN: topic, Region: testenv.Region, Logger: log})
-	n := New(log, sink)
 	sent := map[string]contract.StatusChange{}
-	for name, fx := range fixtures {
-		ev := readBatch(t, name)
-		resp, err := n.HandleSQS(ctx, ev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var failed []string
-		for _, f := range resp.BatchItemFailures {
-			failed = append(failed, f.ItemIdentifier)
-		}
-		if !slices.Equal(failed, fx.wantFailed) {
-			t.Errorf("%s: failures %v, want %v", name, failed, fx.wantFailed)
-		}
-		for _, r := range ev.Records {
-			if s, err := contract.DecodeStatusChange([]byte(r.Body)); err == nil && !slices.Contains(failed, r.MessageId) {
-				sent[s.EventKey] = s
-			}
-		}
+	for key, m := range handleFixtures(t, New(log, sink)) {
+		sent[key], _ = contract.DecodeStatusChange([]byte(m.Body))
 	}
 	prod := changes(contract.StatusCompleted, contract.StatusFailed)
 	for i := range prod {
@@ -92,9 +74,27 @@ func TestMotoSNSFilterPolicy(t *testing.T) {
 		t.Fatal(errs)
 	}
 
-	// The unfiltered, raw subscriber: every change, the message as
-	// published, with its attributes.
-	all := receiveRaw(t, sq, everything, len(sent))
+	checkUnfiltered(t, receiveRaw(t, sq, everything, len(sent)), sent)
+	for i, fp := range filterPolicies {
+		var want []string
+		for key, s := range sent {
+			if fp.want(s) {
+				want = append(want, key)
+			}
+		}
+		got := filteredKeys(t, receiveRaw(t, sq, filtered[i], len(want)), i > 0)
+		slices.Sort(got)
+		slices.Sort(want)
+		if len(want) == 0 || !slices.Equal(got, want) {
+			t.Errorf("filter policy %s let through\n%v\nwant\n%v", fp.policy, got, want)
+		}
+	}
+}
+
+// checkUnfiltered checks what the unfiltered, raw subscriber got: every
+// change sent, the message as published, with its attributes.
+func checkUnfiltered(t *testing.T, all []sqstypes.Message, sent map[string]contract.StatusChange) {
+	t.Helper()
 	if len(all) != len(sent) {
 		t.Errorf("%d notifications on the unfiltered queue, want %d", len(all), len(sent))
 	}
@@ -113,42 +113,37 @@ func TestMotoSNSFilterPolicy(t *testing.T) {
 			}
 		}
 	}
+}
 
-	for i, fp := range filterPolicies {
-		var want, got []string
-		for key, s := range sent {
-			if fp.want(s) {
-				want = append(want, key)
-			}
+// filteredKeys returns the event keys of the notifications a filtered
+// subscriber got; without raw delivery, each in SNS's envelope, whose
+// subject and status attribute it checks.
+func filteredKeys(t *testing.T, msgs []sqstypes.Message, raw bool) []string {
+	t.Helper()
+	var keys []string
+	for _, m := range msgs {
+		body := aws.ToString(m.Body)
+		var env struct {
+			Subject, Message  string
+			MessageAttributes map[string]struct{ Type, Value string }
 		}
-		for _, m := range receiveRaw(t, sq, filtered[i], len(want)) {
-			body := aws.ToString(m.Body)
-			var env struct {
-				Subject, Message  string
-				MessageAttributes map[string]struct{ Type, Value string }
+		if !raw {
+			if err := json.Unmarshal([]byte(body), &env); err != nil {
+				t.Fatalf("SNS envelope: %v", err)
 			}
-			if i == 0 {
-				if err := json.Unmarshal([]byte(body), &env); err != nil {
-					t.Fatalf("SNS envelope: %v", err)
-				}
-				body = env.Message
-			}
-			_, detail, _ := strings.Cut(body, "event):\n")
-			s, err := contract.DecodeStatusChange([]byte(detail))
-			if err != nil {
-				t.Fatalf("detail: %v\n%s", err, body)
-			}
-			got = append(got, s.EventKey)
-			if a := env.MessageAttributes["status"]; i == 0 && (env.Subject != SNSSubject(s) || a.Type != "String" || a.Value != s.Status) {
-				t.Errorf("%s: subject %q, status attribute %+v", s.EventKey, env.Subject, a)
-			}
+			body = env.Message
 		}
-		sort.Strings(got)
-		sort.Strings(want)
-		if len(want) == 0 || !slices.Equal(got, want) {
-			t.Errorf("filter policy %s let through\n%v\nwant\n%v", fp.policy, got, want)
+		_, detail, _ := strings.Cut(body, "event):\n")
+		s, err := contract.DecodeStatusChange([]byte(detail))
+		if err != nil {
+			t.Fatalf("detail: %v\n%s", err, body)
+		}
+		keys = append(keys, s.EventKey)
+		if a := env.MessageAttributes["status"]; !raw && (env.Subject != SNSSubject(s) || a.Type != "String" || a.Value != s.Status) {
+			t.Errorf("%s: subject %q, status attribute %+v", s.EventKey, env.Subject, a)
 		}
 	}
+	return keys
 }
 
 func createTopic(t *testing.T, c *sns.Client) string {
@@ -165,50 +160,17 @@ func createTopic(t *testing.T, c *sns.Client) string {
 // (none when empty), returning the queue's URL.
 func subscribeQueue(t *testing.T, c *sns.Client, sq *sqs.Client, topic, filterPolicy string, raw bool) string {
 	t.Helper()
-	ctx := t.Context()
-	q, err := sq.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(testenv.Name(t, "notify-subscriber"))})
-	if err != nil {
-		t.Fatalf("create queue: %v", err)
-	}
-	attrs, err := sq.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl,
-		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	url, arn := createQueue(t, sq, "notify-subscriber")
 	subAttrs := map[string]string{"RawMessageDelivery": fmt.Sprint(raw)}
 	if filterPolicy != "" {
 		subAttrs["FilterPolicy"] = filterPolicy
 		subAttrs["FilterPolicyScope"] = "MessageAttributes"
 	}
-	if _, err := c.Subscribe(ctx, &sns.SubscribeInput{TopicArn: aws.String(topic), Protocol: aws.String("sqs"),
-		Endpoint: aws.String(attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)]), Attributes: subAttrs}); err != nil {
+	if _, err := c.Subscribe(t.Context(), &sns.SubscribeInput{TopicArn: aws.String(topic), Protocol: aws.String("sqs"),
+		Endpoint: aws.String(arn), Attributes: subAttrs}); err != nil {
 		t.Fatalf("subscribe: %v", err)
 	}
-	return aws.ToString(q.QueueUrl)
-}
-
-// receiveRaw reads a queue until want messages arrived and it is empty,
-// or 10 s passed.
-func receiveRaw(t *testing.T, sq *sqs.Client, queueURL string, want int) []sqstypes.Message {
-	t.Helper()
-	var got []sqstypes.Message
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
-		out, err := sq.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{
-			QueueUrl: aws.String(queueURL), MaxNumberOfMessages: 10, VisibilityTimeout: 60,
-			MessageAttributeNames: []string{"All"},
-		})
-		if err != nil {
-			t.Fatalf("receive: %v", err)
-		}
-		if len(out.Messages) == 0 {
-			if len(got) >= want {
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		got = append(got, out.Messages...)
-	}
-	return got
+	return url
 }
 
 // fakeTopic stands in for SNS: it checks PublishBatch's limits, records
@@ -317,7 +279,7 @@ func TestSNSPublish(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			log, _ := newLog()
-			s := NewSNS(tc.topic, SNSOptions{TopicARN: "arn:aws:sns:us-east-1:123456789012:jobwatch-test", MaxBackoff: 5 * time.Millisecond, Logger: log})
+			s := NewSNS(tc.topic, SNSOptions{TopicARN: "arn:aws:sns:us-east-1:123456789012:jobwatch-test", Resend: ResendOptions{MaxBackoff: 5 * time.Millisecond}, Logger: log})
 			errs := s.Publish(t.Context(), tc.changes)
 			var calls []int
 			for _, c := range tc.topic.calls {

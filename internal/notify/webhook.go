@@ -11,10 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/jobwatch/jobwatch/internal/notify/secretstore"
 )
 
 // WebhookURL is a Slack incoming-webhook URL. Whoever has it can post to
@@ -172,15 +169,15 @@ func (r SecretRef) String() string {
 	return r.Store + ":" + r.Name
 }
 
-// parameterGetter is the part of *ssm.Client the webhook secret uses.
+// parameterGetter reads an SSM parameter; *secretstore.Client is one.
 type parameterGetter interface {
-	GetParameter(ctx context.Context, in *ssm.GetParameterInput, optFns ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
+	GetParameter(ctx context.Context, in *secretstore.GetParameterInput) (*secretstore.GetParameterOutput, error)
 }
 
-// secretValueGetter is the part of *secretsmanager.Client the webhook
-// secret uses.
+// secretValueGetter reads a Secrets Manager secret; *secretstore.Client
+// is one.
 type secretValueGetter interface {
-	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+	GetSecretValue(ctx context.Context, in *secretstore.GetSecretValueInput) (*secretstore.GetSecretValueOutput, error)
 }
 
 // WebhookSecretOptions configure a WebhookSecret.
@@ -306,25 +303,25 @@ func readParameter(ctx context.Context, c parameterGetter, name string, log *slo
 	if c == nil {
 		return "", errors.New("no SSM client")
 	}
-	out, err := c.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name), WithDecryption: aws.Bool(true)})
+	out, err := c.GetParameter(ctx, &secretstore.GetParameterInput{Name: name, WithDecryption: true})
 	if err != nil {
 		return "", err
 	}
 	if out.Parameter == nil {
 		return "", errors.New("SSM answered without the parameter")
 	}
-	if out.Parameter.Type != ssmtypes.ParameterTypeSecureString {
+	if out.Parameter.Type != secretstore.ParameterTypeSecureString {
 		log.WarnContext(ctx, "the Slack webhook parameter is not a SecureString; anyone who may read parameters can post to the channel",
-			"parameter", name, "type", string(out.Parameter.Type))
+			"parameter", name, "type", out.Parameter.Type)
 	}
-	return aws.ToString(out.Parameter.Value), nil
+	return out.Parameter.Value, nil
 }
 
 func readSecret(ctx context.Context, c secretValueGetter, id string) (string, error) {
 	if c == nil {
 		return "", errors.New("no Secrets Manager client")
 	}
-	out, err := c.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
+	out, err := c.GetSecretValue(ctx, &secretstore.GetSecretValueInput{SecretID: id})
 	if err != nil {
 		return "", err
 	}

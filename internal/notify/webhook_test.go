@@ -16,7 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	"github.com/jobwatch/jobwatch/internal/dev/emulator"
 	"github.com/jobwatch/jobwatch/internal/dev/testenv"
+	"github.com/jobwatch/jobwatch/internal/notify/secretstore"
 )
 
 // A webhook URL shaped like Slack's; the token is what must never leak.
@@ -187,7 +189,8 @@ func TestWebhookSecretMoto(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ref := tc.ref()
 			log, logs := newLog()
-			w := NewWebhookSecret(ref, ssmc, smc, WebhookSecretOptions{Logger: log})
+			store := secretstore.NewFromConfig(cfg)
+			w := NewWebhookSecret(ref, store, store, WebhookSecretOptions{Logger: log})
 			u, err := w.WebhookURL(ctx)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), ref.String()) {
@@ -208,8 +211,8 @@ func TestWebhookSecretMoto(t *testing.T) {
 			if warned != tc.wantWarn {
 				t.Errorf("warned %v, want %v", warned, tc.wantWarn)
 			}
-			if strings.Contains(logs.buf.String(), testWebhookToken) {
-				t.Errorf("the logs show the token:\n%s", logs.buf.String())
+			if strings.Contains(logs.String(), testWebhookToken) {
+				t.Errorf("the logs show the token:\n%s", logs.String())
 			}
 		})
 	}
@@ -230,35 +233,17 @@ func (f *fakeStore) set(value string, err error) {
 	f.value, f.err = value, err
 }
 
-func (f *fakeStore) GetParameter(_ context.Context, in *ssm.GetParameterInput, _ ...func(*ssm.Options)) (*ssm.GetParameterOutput, error) {
+func (f *fakeStore) GetParameter(_ context.Context, in *secretstore.GetParameterInput) (*secretstore.GetParameterOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.reads++
-	if !aws.ToBool(in.WithDecryption) {
+	if !in.WithDecryption {
 		return nil, errors.New("read without decryption")
 	}
 	if f.err != nil {
 		return nil, f.err
 	}
-	return &ssm.GetParameterOutput{Parameter: &ssmtypes.Parameter{Name: in.Name, Type: ssmtypes.ParameterTypeSecureString, Value: aws.String(f.value)}}, nil
-}
-
-// testClock is a clock the test moves.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+	return &secretstore.GetParameterOutput{Parameter: &secretstore.Parameter{Name: in.Name, Type: secretstore.ParameterTypeSecureString, Value: f.value}}, nil
 }
 
 // TestWebhookSecretCache follows the cache through its life: read once per
@@ -267,7 +252,7 @@ func (c *testClock) advance(d time.Duration) {
 func TestWebhookSecretCache(t *testing.T) {
 	const rotated = "https://hooks.slack.com/services/T0ABC1234/B0DEF5678/rotatedToken"
 	store := &fakeStore{value: testWebhook}
-	clock := &testClock{now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
+	clock := emulator.NewManualClock(time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC))
 	log, logs := newLog()
 	w := NewWebhookSecret(SecretRef{StoreSSM, "/jobwatch/slack-webhook"}, store, nil, WebhookSecretOptions{
 		TTL: 5 * time.Minute, Grace: time.Hour, RetryAfter: 30 * time.Second, Now: clock.Now, Logger: log,
@@ -292,7 +277,7 @@ func TestWebhookSecretCache(t *testing.T) {
 		{name: "a refused value is a failed read", advance: 6 * time.Minute, set: func() { store.set("https://example.com/x", nil) }, wantURL: rotated, wantReads: 7},
 	}
 	for _, st := range steps {
-		clock.advance(st.advance)
+		clock.Advance(st.advance)
 		if st.set != nil {
 			st.set()
 		}
@@ -310,7 +295,7 @@ func TestWebhookSecretCache(t *testing.T) {
 	if n := len(logs.lines(t, "could not read the Slack webhook URL again; using the one read before")); n != 3 {
 		t.Errorf("%d warnings about the stale URL, want 3", n)
 	}
-	if strings.Contains(logs.buf.String(), testWebhookToken) || strings.Contains(logs.buf.String(), "rotatedToken") {
-		t.Errorf("logs show a token:\n%s", logs.buf.String())
+	if strings.Contains(logs.String(), testWebhookToken) || strings.Contains(logs.String(), "rotatedToken") {
+		t.Errorf("logs show a token:\n%s", logs.String())
 	}
 }

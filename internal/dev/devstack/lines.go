@@ -37,7 +37,7 @@ func SlackLine(p slacktest.Post) string {
 			text += " — " + strings.TrimSpace(lines[i+1])
 		}
 	}
-	return text + fmt.Sprintf(" (Block Kit, %d blocks)", len(p.Message.Blocks.BlockSet))
+	return text + fmt.Sprintf(" (Block Kit, %d blocks)", len(p.Message.Blocks))
 }
 
 func orNone(s string) string {

@@ -4,7 +4,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/slack-go/slack"
+	"github.com/jobwatch/jobwatch/internal/notify/blockkit"
 )
 
 // Render shows a message as plain text, about as Slack lays it out: the
@@ -12,38 +12,34 @@ import (
 // after a "·", and the fallback text last, marked "text:". Emoji codes
 // jobwatch uses become their characters; mrkdwn markup is removed and
 // links read "label <url>".
-func Render(m slack.WebhookMessage) string {
+func Render(m blockkit.Message) string {
 	var b strings.Builder
-	if m.Blocks != nil {
-		for _, block := range m.Blocks.BlockSet {
-			switch bl := block.(type) {
-			case *slack.HeaderBlock:
-				if bl.Text != nil {
-					b.WriteString(plain(bl.Text) + "\n")
-				}
-			case *slack.SectionBlock:
-				if bl.Text != nil {
-					b.WriteString(indent(plain(bl.Text)) + "\n")
-				}
-				for _, f := range bl.Fields {
-					label, value, ok := strings.Cut(plain(f), "\n")
-					if ok {
-						b.WriteString("  " + label + ": " + strings.ReplaceAll(value, "\n", " ") + "\n")
-					} else {
-						b.WriteString("  " + label + "\n")
-					}
-				}
-			case *slack.ContextBlock:
-				var parts []string
-				for _, e := range bl.ContextElements.Elements {
-					if t, ok := e.(*slack.TextBlockObject); ok {
-						parts = append(parts, plain(t))
-					}
-				}
-				b.WriteString("  · " + strings.Join(parts, " ") + "\n")
-			case *slack.DividerBlock:
-				b.WriteString("  ----\n")
+	for _, bl := range m.Blocks {
+		switch bl.Type {
+		case blockkit.TypeHeader:
+			if bl.Text != nil {
+				b.WriteString(plain(*bl.Text) + "\n")
 			}
+		case blockkit.TypeSection:
+			if bl.Text != nil {
+				b.WriteString(indent(plain(*bl.Text)) + "\n")
+			}
+			for _, f := range bl.Fields {
+				label, value, ok := strings.Cut(plain(f), "\n")
+				if ok {
+					b.WriteString("  " + label + ": " + strings.ReplaceAll(value, "\n", " ") + "\n")
+				} else {
+					b.WriteString("  " + label + "\n")
+				}
+			}
+		case blockkit.TypeContext:
+			var parts []string
+			for _, e := range bl.Elements {
+				parts = append(parts, plain(e))
+			}
+			b.WriteString("  · " + strings.Join(parts, " ") + "\n")
+		case blockkit.TypeDivider:
+			b.WriteString("  ----\n")
 		}
 	}
 	if m.Text != "" {
@@ -58,8 +54,8 @@ var emoji = strings.NewReplacer(
 	":grey_question:", "❔", ":hourglass_flowing_sand:", "⏳", ":grey_exclamation:", "❕",
 )
 
-func plain(t *slack.TextBlockObject) string {
-	if t.Type == slack.PlainTextType {
+func plain(t blockkit.Text) string {
+	if t.Type == blockkit.PlainText {
 		return emoji.Replace(t.Text)
 	}
 	return demarkdown(t.Text)

@@ -16,9 +16,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
 
-	"github.com/slack-go/slack"
+	"github.com/jobwatch/jobwatch/internal/notify/blockkit"
 )
 
 // Post is one request to the webhook and the stand-in's answer.
@@ -28,7 +27,7 @@ type Post struct {
 	// Body is the request body as sent.
 	Body []byte
 	// Message is the body decoded; zero when it did not decode.
-	Message slack.WebhookMessage
+	Message blockkit.Message
 	// Status and Answer are the HTTP status and body of the reply: 200
 	// "ok", or Slack's error code.
 	Status int
@@ -124,8 +123,8 @@ func (s *Server) Posts() []Post {
 
 // Messages returns the messages accepted so far, in order: what the
 // channel would show.
-func (s *Server) Messages() []slack.WebhookMessage {
-	var out []slack.WebhookMessage
+func (s *Server) Messages() []blockkit.Message {
+	var out []blockkit.Message
 	for _, p := range s.Posts() {
 		if p.Accepted() {
 			out = append(out, p.Message)
@@ -171,7 +170,7 @@ func (s *Server) Watch(ctx context.Context) <-chan Post {
 }
 
 // WaitFor waits until n messages were accepted, or ctx ends.
-func (s *Server) WaitFor(ctx context.Context, n int) ([]slack.WebhookMessage, error) {
+func (s *Server) WaitFor(ctx context.Context, n int) ([]blockkit.Message, error) {
 	for {
 		s.mu.Lock()
 		changed := s.changed
@@ -229,77 +228,11 @@ func (s *Server) check(r *http.Request, p *Post) (int, string) {
 	if err := json.Unmarshal(p.Body, &p.Message); err != nil {
 		return http.StatusBadRequest, "invalid_payload"
 	}
-	if p.Message.Text == "" && (p.Message.Blocks == nil || len(p.Message.Blocks.BlockSet) == 0) {
+	if p.Message.Text == "" && len(p.Message.Blocks) == 0 {
 		return http.StatusBadRequest, "no_text"
 	}
-	if err := CheckBlocks(p.Message); err != nil {
+	if err := CheckBlocks(p.Body); err != nil {
 		return http.StatusBadRequest, "invalid_blocks"
 	}
 	return http.StatusOK, "ok"
-}
-
-// CheckBlocks checks a message against Block Kit's limits for the blocks
-// jobwatch uses (header, section, context, divider): the stand-in refuses
-// what Slack would.
-func CheckBlocks(m slack.WebhookMessage) error {
-	if m.Blocks == nil {
-		return nil
-	}
-	if n := len(m.Blocks.BlockSet); n > 50 {
-		return fmt.Errorf("%d blocks; at most 50", n)
-	}
-	text := func(where string, t *slack.TextBlockObject, max int, plainOnly bool) error {
-		if t == nil {
-			return fmt.Errorf("%s: no text", where)
-		}
-		if err := t.Validate(); err != nil {
-			return fmt.Errorf("%s: %w", where, err)
-		}
-		if plainOnly && t.Type != slack.PlainTextType {
-			return fmt.Errorf("%s: type %s; want plain_text", where, t.Type)
-		}
-		if n := utf8.RuneCountInString(t.Text); n > max {
-			return fmt.Errorf("%s: %d characters; at most %d", where, n, max)
-		}
-		return nil
-	}
-	for i, b := range m.Blocks.BlockSet {
-		where := fmt.Sprintf("block %d (%s)", i, b.BlockType())
-		var err error
-		switch b := b.(type) {
-		case *slack.HeaderBlock:
-			err = text(where, b.Text, 150, true)
-		case *slack.SectionBlock:
-			if b.Text == nil && len(b.Fields) == 0 {
-				err = fmt.Errorf("%s: neither text nor fields", where)
-			}
-			if b.Text != nil && err == nil {
-				err = text(where, b.Text, 3000, false)
-			}
-			if len(b.Fields) > 10 {
-				err = fmt.Errorf("%s: %d fields; at most 10", where, len(b.Fields))
-			}
-			for k, f := range b.Fields {
-				if err == nil {
-					err = text(fmt.Sprintf("%s field %d", where, k), f, 2000, false)
-				}
-			}
-		case *slack.ContextBlock:
-			if n := len(b.ContextElements.Elements); n == 0 || n > 10 {
-				err = fmt.Errorf("%s: %d elements; want 1 to 10", where, n)
-			}
-			for k, e := range b.ContextElements.Elements {
-				if t, ok := e.(*slack.TextBlockObject); ok && err == nil {
-					err = text(fmt.Sprintf("%s element %d", where, k), t, 3000, false)
-				}
-			}
-		case *slack.DividerBlock:
-		default:
-			err = fmt.Errorf("%s: not a block type the stand-in checks", where)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
