@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
 	"github.com/jobwatch/jobwatch/internal/contract"
+	"github.com/jobwatch/jobwatch/internal/queue"
 )
 
 // benchBus accepts every entry and keeps nothing, so that the benchmark
@@ -36,13 +37,13 @@ func BenchmarkNotify(b *testing.B) {
 	n := New(log, sink)
 	for _, size := range []int{1, 10} {
 		b.Run(fmt.Sprintf("eventbridge/%d", size), func(b *testing.B) {
-			msgs := make([]Message, size)
+			msgs := make([]queue.Message, size)
 			for i := range msgs {
 				body, err := json.Marshal(change(i+1, contract.StatusCompleted))
 				if err != nil {
 					b.Fatal(err)
 				}
-				msgs[i] = Message{ID: fmt.Sprintf("msg-%d", i+1), Body: string(body)}
+				msgs[i] = queue.Message{ID: fmt.Sprintf("msg-%d", i+1), Body: string(body)}
 			}
 			ctx := context.Background()
 			b.ReportAllocs()

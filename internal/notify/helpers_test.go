@@ -24,6 +24,7 @@ import (
 	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/dev/testenv"
 	"github.com/jobwatch/jobwatch/internal/logging"
+	"github.com/jobwatch/jobwatch/internal/queue"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -67,22 +68,22 @@ func assertContains(t *testing.T, what, text string, wants ...string) {
 }
 
 // messages returns n completion messages with ids msg-1 … msg-n.
-func messages(t *testing.T, n int) []Message {
+func messages(t *testing.T, n int) []queue.Message {
 	t.Helper()
-	msgs := make([]Message, n)
+	msgs := make([]queue.Message, n)
 	for i := range msgs {
 		msgs[i] = message(t, fmt.Sprintf("msg-%d", i+1), change(i+1, contract.StatusCompleted))
 	}
 	return msgs
 }
 
-func message(t *testing.T, id string, s contract.StatusChange) Message {
+func message(t *testing.T, id string, s contract.StatusChange) queue.Message {
 	t.Helper()
 	body, err := json.Marshal(s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Message{ID: id, Body: string(body)}
+	return queue.Message{ID: id, Body: string(body)}
 }
 
 // fakeBus stands in for EventBridge: it checks PutEvents' limits, records
@@ -202,9 +203,9 @@ func failures(resp events.SQSEventResponse) []string {
 // handleFixtures runs n's handler on every events/notify batch, in name
 // order, checks each one's redeliveries against the fixtures table and
 // returns the messages it published, by event key.
-func handleFixtures(t *testing.T, n *Notifier) map[string]Message {
+func handleFixtures(t *testing.T, n *Notifier) map[string]queue.Message {
 	t.Helper()
-	published := map[string]Message{}
+	published := map[string]queue.Message{}
 	for _, name := range slices.Sorted(maps.Keys(fixtures)) {
 		ev := readBatch(t, name)
 		resp, err := n.HandleSQS(t.Context(), ev)
@@ -217,7 +218,7 @@ func handleFixtures(t *testing.T, n *Notifier) map[string]Message {
 		}
 		for _, r := range ev.Records {
 			if s, err := contract.DecodeStatusChange([]byte(r.Body)); err == nil && !slices.Contains(failed, r.MessageId) {
-				published[s.EventKey] = Message{ID: r.MessageId, Body: r.Body}
+				published[s.EventKey] = queue.Message{ID: r.MessageId, Body: r.Body}
 			}
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/jobwatch/jobwatch/internal/queue"
 )
 
 // reserve is kept back from the Lambda deadline so that a slow sink still
@@ -22,15 +24,8 @@ func (n *Notifier) HandleSQS(ctx context.Context, ev events.SQSEvent) (events.SQ
 		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-reserve))
 		defer cancel()
 	}
-	msgs := make([]Message, len(ev.Records))
-	for i, r := range ev.Records {
-		msgs[i] = Message{ID: r.MessageId, Body: r.Body}
-	}
+	msgs := queue.Messages(ev)
 	failed := n.Notify(ctx, msgs)
-	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
-	for _, id := range failed {
-		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
-	}
 	n.log.InfoContext(ctx, "batch done", "messages", len(msgs), "redeliver", len(failed))
-	return resp, nil
+	return queue.Response(failed), nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/dev/testenv"
+	"github.com/jobwatch/jobwatch/internal/queue"
 )
 
 // receivedEvent is an event as an SQS rule target receives it.
@@ -81,7 +82,7 @@ func TestMotoEventBus(t *testing.T) {
 // delivered against the messages sent, by event key: one event per
 // message, carrying it, from the right source, account and region, about
 // the job's ARN, matching the schema.
-func checkEvents(t *testing.T, got []receivedEvent, sent map[string]Message) {
+func checkEvents(t *testing.T, got []receivedEvent, sent map[string]queue.Message) {
 	t.Helper()
 	if len(got) != len(sent) {
 		t.Errorf("%d events arrived, want %d (one per valid message)", len(got), len(sent))

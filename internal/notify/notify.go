@@ -8,13 +8,8 @@ import (
 
 	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/logging"
+	"github.com/jobwatch/jobwatch/internal/queue"
 )
-
-// Message is one completions-queue message: its SQS message id and body.
-type Message struct {
-	ID   string
-	Body string
-}
 
 // Change is a decoded status change and the id of the message it came
 // from. Sinks identify it by its EventKey, one per job and status.
@@ -50,7 +45,7 @@ func New(log *slog.Logger, sinks ...Sink) *Notifier {
 // returns the ids of the messages to redeliver, in the order received:
 // the malformed ones and those some sink failed. A message whose change
 // every sink delivered is never among them.
-func (n *Notifier) Notify(ctx context.Context, msgs []Message) (failed []string) {
+func (n *Notifier) Notify(ctx context.Context, msgs []queue.Message) (failed []string) {
 	redeliver := make(map[string]bool)
 	changes := make([]Change, 0, len(msgs))
 	for _, m := range msgs {

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
 	"github.com/jobwatch/jobwatch/internal/contract"
+	"github.com/jobwatch/jobwatch/internal/queue"
 )
 
 func TestNotifyBatchesOfTen(t *testing.T) {
@@ -147,26 +148,26 @@ func TestNotifyStopsResendingWhenContextEnds(t *testing.T) {
 }
 
 func TestNotifySplitsAt256KB(t *testing.T) {
-	big := func(n, size int) Message {
+	big := func(n, size int) queue.Message {
 		s := change(n, contract.StatusFailed)
 		s.Error = strings.Repeat("x", size)
 		return message(t, fmt.Sprintf("msg-%d", n), s)
 	}
 	for name, tc := range map[string]struct {
-		msgs       []Message
+		msgs       []queue.Message
 		wantCalls  []int
 		wantFailed []string
 	}{
 		"five of 100 KB: 2+2+1": {
-			msgs:      []Message{big(1, 100_000), big(2, 100_000), big(3, 100_000), big(4, 100_000), big(5, 100_000)},
+			msgs:      []queue.Message{big(1, 100_000), big(2, 100_000), big(3, 100_000), big(4, 100_000), big(5, 100_000)},
 			wantCalls: []int{2, 2, 1},
 		},
 		"small ones fill up to the limit": {
-			msgs:      []Message{big(1, 200_000), big(2, 50_000), big(3, 10), big(4, 10), big(5, 60_000)},
+			msgs:      []queue.Message{big(1, 200_000), big(2, 50_000), big(3, 10), big(4, 10), big(5, 60_000)},
 			wantCalls: []int{4, 1},
 		},
 		"an event over 256 KB fails alone, unsent": {
-			msgs:       []Message{big(1, 10), big(2, 300_000), big(3, 10)},
+			msgs:       []queue.Message{big(1, 10), big(2, 300_000), big(3, 10)},
 			wantCalls:  []int{2},
 			wantFailed: []string{"msg-2"},
 		},
@@ -274,12 +275,12 @@ func TestNotifyMalformedMessages(t *testing.T) {
 	wrongKey.EventKey = change(3, contract.StatusCompleted).EventKey
 	unknown := change(4, "CANCELLED")
 	for name, tc := range map[string]struct {
-		msg       Message
+		msg       queue.Message
 		wantError string // in the log line's error
 	}{
-		"not JSON":       {Message{ID: "m-bad", Body: "{"}, "not valid JSON"},
-		"empty body":     {Message{ID: "m-bad", Body: ""}, "status change"},
-		"wrong type":     {Message{ID: "m-bad", Body: `{"version":"1"}`}, `field "version"`},
+		"not JSON":       {queue.Message{ID: "m-bad", Body: "{"}, "not valid JSON"},
+		"empty body":     {queue.Message{ID: "m-bad", Body: ""}, "status change"},
+		"wrong type":     {queue.Message{ID: "m-bad", Body: `{"version":"1"}`}, `field "version"`},
 		"missing field":  {message(t, "m-bad", missingOp), `field "operation" is required`},
 		"wrong eventKey": {message(t, "m-bad", wrongKey), `field "eventKey"`},
 		"unknown status": {message(t, "m-bad", unknown), `field "status" is "CANCELLED"`},
@@ -287,7 +288,7 @@ func TestNotifyMalformedMessages(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			bus := &fakeBus{}
 			log, logs := newLog()
-			msgs := []Message{message(t, "m-good", good), tc.msg}
+			msgs := []queue.Message{message(t, "m-good", good), tc.msg}
 			failed := New(log, testSink(bus, log)).Notify(t.Context(), msgs)
 			if want := []string{"m-bad"}; !slices.Equal(failed, want) {
 				t.Errorf("failed = %v, want %v", failed, want)
