@@ -20,19 +20,41 @@ import (
 )
 
 // Message is one message of an SQS event: its id (what a partial batch
-// response names) and body.
+// response names), body, and how many times its work was put off before
+// (the attempt attribute of a copy sent again with a delay; 0 for a first
+// message).
 type Message struct {
-	ID   string
-	Body string
+	ID      string
+	Body    string
+	Attempt int
 }
+
+// AttemptAttribute is the message attribute that counts the copies of a
+// message sent again after a transient failure.
+const AttemptAttribute = "jobwatch.attempt"
 
 // Messages returns the messages of an SQS event, in order.
 func Messages(ev events.SQSEvent) []Message {
 	out := make([]Message, len(ev.Records))
 	for i, r := range ev.Records {
 		out[i] = Message{ID: r.MessageId, Body: r.Body}
+		if a, ok := r.MessageAttributes[AttemptAttribute]; ok && a.StringValue != nil {
+			out[i].Attempt, _ = strconv.Atoi(*a.StringValue)
+		}
 	}
 	return out
+}
+
+// Backoff is how long to put work off after its attempt-th transient
+// failure (attempt ≥ 1): exponential from base, capped at limit, with full
+// jitter so that the copies of many messages do not come back together.
+// rnd draws from [0, 1).
+func Backoff(attempt int, base, limit time.Duration, rnd func() float64) time.Duration {
+	d := limit
+	if attempt < 32 {
+		d = min(limit, base<<max(0, attempt-1))
+	}
+	return time.Duration(float64(d)*rnd()) + time.Second
 }
 
 // Response is the partial batch response that leaves the failed messages
@@ -54,11 +76,13 @@ type API interface {
 // chained by the receiver (a tracking message's NotBefore).
 const MaxDelay = 900 * time.Second
 
-// Outgoing is a message to send: its body and how long SQS keeps it
-// invisible (rounded up to whole seconds, at most MaxDelay).
+// Outgoing is a message to send: its body, how long SQS keeps it
+// invisible (rounded up to whole seconds, at most MaxDelay), and for a copy
+// sent again after a transient failure, its attempt.
 type Outgoing struct {
-	Body  string
-	Delay time.Duration
+	Body    string
+	Delay   time.Duration
+	Attempt int
 }
 
 // JSON is an Outgoing with v as its JSON body.
@@ -97,6 +121,11 @@ func (s *Sender) Send(ctx context.Context, queueURL string, msgs []Outgoing) (id
 		for i, m := range chunk {
 			entries[i] = types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(start + i)), MessageBody: aws.String(m.Body),
 				DelaySeconds: delaySeconds(m.Delay)}
+			if m.Attempt > 0 {
+				entries[i].MessageAttributes = map[string]types.MessageAttributeValue{
+					AttemptAttribute: {DataType: aws.String("Number"), StringValue: aws.String(strconv.Itoa(m.Attempt))},
+				}
+			}
 		}
 		out, err := s.api.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(queueURL), Entries: entries})
 		if err != nil {

@@ -148,11 +148,7 @@ func (s *SQSSource) PollOnce(ctx context.Context, waitSeconds int32) (int, error
 	if len(out.Messages) == 0 {
 		return 0, nil
 	}
-	ev := events.SQSEvent{Records: make([]events.SQSMessage, len(out.Messages))}
-	for i, m := range out.Messages {
-		ev.Records[i] = toRecord(m, s.QueueARN)
-	}
-	payload, _ := json.Marshal(ev) // plain data: cannot fail
+	payload, _ := json.Marshal(EventOf(out.Messages, s.QueueARN)) // plain data: cannot fail
 	resp, err := s.Function.Invoke(ctx, payload)
 	if err != nil {
 		// The whole batch failed: every message returns after its
@@ -191,6 +187,16 @@ func (s *SQSSource) PollOnce(ctx context.Context, waitSeconds int32) (int, error
 		s.OnBatch(len(out.Messages), failedIDs, nil)
 	}
 	return len(out.Messages), nil
+}
+
+// EventOf is the SQS event Lambda passes a function for received messages
+// of the queue queueARN.
+func EventOf(msgs []sqstypes.Message, queueARN string) events.SQSEvent {
+	ev := events.SQSEvent{Records: make([]events.SQSMessage, len(msgs))}
+	for i, m := range msgs {
+		ev.Records[i] = toRecord(m, queueARN)
+	}
+	return ev
 }
 
 // toRecord converts a received message into the record Lambda passes.
