@@ -29,7 +29,7 @@ Calls one Amplify Admin API operation and prints its output as JSON, like
 'aws amplifybackend <operation>'. OPERATION is the API name (CloneBackend),
 the boto3 name (clone_backend) or the CLI name (clone-backend). The input
 uses the member names of the boto3 Request Syntax, e.g.
-  jobwatch call CloneBackend --input '{"AppId":"d1","BackendEnvironmentName":"dev","TargetEnvironmentName":"pr-42"}'
+  jobwatch call CloneBackend --input '{"AppId":"d1","BackendEnvironmentName":"dev","TargetEnvironmentName":"preview"}'
 Credentials and region come from the standard AWS chain (environment,
 profile, role); AWS_ENDPOINT_URL_AMPLIFYBACKEND points at another endpoint.
 `

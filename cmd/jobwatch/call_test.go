@@ -52,7 +52,7 @@ func fakeService(t *testing.T, status int, errType, body string) (*httptest.Serv
 func TestCallPrintsOutput(t *testing.T) {
 	srv, _, seen := fakeService(t, 200, "", `{"appId":"d1","backendEnvironmentName":"dev","jobId":"j-1","operation":"cloneBackend","status":"RUNNING","unmodeled":"x"}`)
 	code, stdout, stderr := runCLI(t, "call", "CloneBackend", "--endpoint-url", srv.URL,
-		"--input", `{"AppId":"d1","BackendEnvironmentName":"dev","TargetEnvironmentName":"pr-42"}`)
+		"--input", `{"AppId":"d1","BackendEnvironmentName":"dev","TargetEnvironmentName":"preview"}`)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -64,7 +64,7 @@ func TestCallPrintsOutput(t *testing.T) {
 	if fmt.Sprint(out) != fmt.Sprint(want) {
 		t.Errorf("output = %v, want %v", out, want)
 	}
-	if got := (*seen)[0]; got != `POST /backend/d1/environments/dev/clone {"targetEnvironmentName":"pr-42"}` {
+	if got := (*seen)[0]; got != `POST /backend/d1/environments/dev/clone {"targetEnvironmentName":"preview"}` {
 		t.Errorf("request = %s", got)
 	}
 }

@@ -212,7 +212,7 @@ func TestEmulatorFlagsTakeEffect(t *testing.T) {
 	quiet(url)
 	client := emulatorClient(url)
 	ctx := context.Background()
-	cloned, err := client.CloneBackend(ctx, &amplify.CloneBackendInput{AppId: aws.String("d1abc23"), BackendEnvironmentName: aws.String("dev"), TargetEnvironmentName: aws.String("pr-1")})
+	cloned, err := client.CloneBackend(ctx, &amplify.CloneBackendInput{AppId: aws.String("d1abc23"), BackendEnvironmentName: aws.String("dev"), TargetEnvironmentName: aws.String("prone")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +230,7 @@ func TestEmulatorFlagsTakeEffect(t *testing.T) {
 
 	again, _ := startEmulatorCommand(t, "--seed", "5")
 	client = emulatorClient(again)
-	replayed, err := client.CloneBackend(ctx, &amplify.CloneBackendInput{AppId: aws.String("d1abc23"), BackendEnvironmentName: aws.String("dev"), TargetEnvironmentName: aws.String("pr-1")})
+	replayed, err := client.CloneBackend(ctx, &amplify.CloneBackendInput{AppId: aws.String("d1abc23"), BackendEnvironmentName: aws.String("dev"), TargetEnvironmentName: aws.String("prone")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +263,7 @@ func TestEmulatorFaultFlags(t *testing.T) {
 func TestEmulatorFaultsHappen(t *testing.T) {
 	clone := func(c *amplify.Client) error {
 		_, err := c.CloneBackend(context.Background(), &amplify.CloneBackendInput{AppId: aws.String("d1abc23"),
-			BackendEnvironmentName: aws.String("dev"), TargetEnvironmentName: aws.String("pr-1")})
+			BackendEnvironmentName: aws.String("dev"), TargetEnvironmentName: aws.String("prone")})
 		return err
 	}
 	var gatewayTimeout *types.GatewayTimeoutException

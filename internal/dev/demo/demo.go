@@ -83,8 +83,8 @@ type request struct {
 // behind a pending job, then extra clones.
 func requests(n int) []request {
 	rs := []request{
-		{"demo-clone", "CloneBackend", "dev", "clone dev into pr-42",
-			`{"AppId":"d1abc23","BackendEnvironmentName":"dev","TargetEnvironmentName":"pr-42"}`},
+		{"demo-clone", "CloneBackend", "dev", "clone dev into preview",
+			`{"AppId":"d1abc23","BackendEnvironmentName":"dev","TargetEnvironmentName":"preview"}`},
 		{"demo-auth", "CreateBackendAuth", "staging", "Cognito auth with Google sign-in (its OAuth client secret never reaches a log)",
 			`{"AppId":"d1abc23","BackendEnvironmentName":"staging","ResourceName":"auth","ResourceConfig":{"AuthResources":"USER_POOL_ONLY","Service":"COGNITO","UserPoolConfigs":{"RequiredSignUpAttributes":["EMAIL"],"SignInMethod":"EMAIL","UserPoolName":"demo-users","OAuth":{"OAuthGrantType":"CODE","OAuthScopes":["EMAIL","OPENID"],"RedirectSignInURIs":["https://demo.example.com/"],"RedirectSignOutURIs":["https://demo.example.com/"],"SocialProviderSettings":{"Google":{"ClientId":"demo-google-client","ClientSecret":"demo-google-secret-do-not-log"}}}}}}`},
 		{"demo-api", "CreateBackendAPI", "prod", "GraphQL API",
@@ -95,9 +95,9 @@ func requests(n int) []request {
 			`{"AppId":"d1abc23","BackendEnvironmentName":"qa","BucketName":"demo-uploads","ServiceName":"S3"}`},
 	}
 	for i := len(rs); i < n; i++ {
-		env := fmt.Sprintf("feature-%d", i-len(rs)+1)
+		env := devstack.EnvName("feat", i-len(rs), 2)
 		rs = append(rs, request{fmt.Sprintf("demo-clone-%d", i), "CloneBackend", env, "clone " + env,
-			fmt.Sprintf(`{"AppId":"d1abc23","BackendEnvironmentName":%q,"TargetEnvironmentName":"%s-copy"}`, env, env)})
+			fmt.Sprintf(`{"AppId":"d1abc23","BackendEnvironmentName":%q,"TargetEnvironmentName":%q}`, env, devstack.EnvName("copy", i-len(rs), 2))})
 	}
 	return rs
 }

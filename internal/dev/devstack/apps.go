@@ -1,6 +1,10 @@
 package devstack
 
-import "github.com/jobwatch/jobwatch/internal/dev/emulator"
+import (
+	"slices"
+
+	"github.com/jobwatch/jobwatch/internal/dev/emulator"
+)
 
 // AppID is the Amplify app the local emulator knows: the one the sample
 // events in events/ and the demo act on.
@@ -20,4 +24,16 @@ func DefaultState() *emulator.State {
 		panic("devstack.DefaultApps: " + err.Error()) // a constant: caught by tests
 	}
 	return s
+}
+
+// EnvName names the i-th (from 0) of many backend environments as Amplify
+// allows them (2 to 10 lowercase letters): prefix and i written in letters,
+// at least width of them (prefix "sk", width 3: skaaa, skaab, …).
+func EnvName(prefix string, i, width int) string {
+	var b []byte
+	for ; i > 0 || len(b) < width; i /= 26 {
+		b = append(b, byte('a'+i%26))
+	}
+	slices.Reverse(b)
+	return prefix + string(b)
 }

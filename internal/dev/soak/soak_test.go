@@ -84,12 +84,12 @@ func jobsOn(emu *emulator.Server, env string) []emulator.Job {
 // notify builds it.
 func TestSinkKeys(t *testing.T) {
 	changes := map[string]contract.StatusChange{
-		"job": {Version: 1, AppID: AppID, BackendEnvironmentName: "soak-001", JobID: "j-1", Operation: "CloneBackend",
+		"job": {Version: 1, AppID: AppID, BackendEnvironmentName: "skaaaa", JobID: "j-1", Operation: "CloneBackend",
 			Status: contract.StatusFailed, Error: "boom `x`", RequestID: "soak-00001", SubmittedAt: "2026-01-01T00:00:00.000Z", DetectedAt: "2026-01-01T00:01:00.000Z",
-			EventKey: contract.EventKey(AppID, "soak-001", "j-1", "soak-00001", contract.StatusFailed)},
-		"no job": {Version: 1, AppID: AppID, BackendEnvironmentName: "soak-002", Operation: "CreateBackendAPI",
+			EventKey: contract.EventKey(AppID, "skaaaa", "j-1", "soak-00001", contract.StatusFailed)},
+		"no job": {Version: 1, AppID: AppID, BackendEnvironmentName: "skaaab", Operation: "CreateBackendAPI",
 			Status: contract.StatusTimedOut, RequestID: "soak-00002", SubmittedAt: "2026-01-01T00:00:00.000Z", DetectedAt: "2026-01-01T00:03:00.000Z",
-			EventKey: contract.EventKey(AppID, "soak-002", "", "soak-00002", contract.StatusTimedOut)},
+			EventKey: contract.EventKey(AppID, "skaaab", "", "soak-00002", contract.StatusTimedOut)},
 	}
 	for name, c := range changes {
 		t.Run(name, func(t *testing.T) {
@@ -117,7 +117,7 @@ func TestSinkKeys(t *testing.T) {
 // change is a bus event of request id for job jobID.
 func change(id, jobID, status string) contract.StatusChange {
 	return contract.StatusChange{RequestID: id, JobID: jobID, Status: status,
-		EventKey: contract.EventKey(AppID, "soak-001", jobID, id, status)}
+		EventKey: contract.EventKey(AppID, "skaaaa", jobID, id, status)}
 }
 
 // TestAudit checks what the ledger makes of deliveries: requests without a
@@ -273,7 +273,7 @@ func batch(ids ...string) []byte {
 		Records []record `json:"Records"`
 	}
 	for i, id := range ids {
-		m := contract.TrackingMessage{Version: 1, AppID: AppID, BackendEnvironmentName: "soak-001", JobID: "j" + id,
+		m := contract.TrackingMessage{Version: 1, AppID: AppID, BackendEnvironmentName: "skaaaa", JobID: "j" + id,
 			Operation: "CloneBackend", RequestID: id, SubmittedAt: time.Now(), Deadline: time.Now().Add(time.Hour)}
 		b, _ := json.Marshal(m)
 		ev.Records = append(ev.Records, record{MessageID: strconv.Itoa(i), Body: string(b)})

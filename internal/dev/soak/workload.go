@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/jobwatch/jobwatch/internal/dev/devstack"
 	"github.com/jobwatch/jobwatch/internal/dev/emulator"
 )
 
@@ -34,7 +35,7 @@ var operations = []struct {
 	input func(env string, seq int) string
 }{
 	{"CloneBackend", func(env string, seq int) string {
-		return fmt.Sprintf(`{"AppId":%q,"BackendEnvironmentName":%q,"TargetEnvironmentName":"%s-c%d"}`, AppID, env, env, seq)
+		return fmt.Sprintf(`{"AppId":%q,"BackendEnvironmentName":%q,"TargetEnvironmentName":%q}`, AppID, env, devstack.EnvName("cl", seq, 4))
 	}},
 	{"CreateBackendAPI", func(env string, seq int) string {
 		return fmt.Sprintf(`{"AppId":%q,"BackendEnvironmentName":%q,"ResourceName":"api%d","ResourceConfig":{"ApiName":"api%d","Service":"AppSync"}}`, AppID, env, seq, seq)
@@ -56,8 +57,9 @@ var operations = []struct {
 	}},
 }
 
-// envName names the i-th environment (from 0).
-func envName(i int) string { return fmt.Sprintf("soak-%03d", i+1) }
+// envName names the i-th environment (from 0), as Amplify allows:
+// skaaaa, skaaab, …
+func envName(i int) string { return devstack.EnvName("sk", i, 4) }
 
 // workload returns n requests spread round-robin over envs environments,
 // in submission order: consecutive requests go to different environments,
