@@ -51,9 +51,10 @@ type Running struct {
 	Pools map[string]*lambdasim.Pool
 	Slack *slacktest.Server
 
-	cancel  context.CancelFunc
-	running sync.WaitGroup
-	observe func()
+	cancel    context.CancelFunc
+	running   sync.WaitGroup
+	observe   func()
+	closeOnce sync.Once
 	logs    *prefixLogs
 }
 
@@ -219,8 +220,10 @@ func scheduledEvent(region string, sc Schedule, at time.Time) []byte {
 // Close stops the event sources (an invocation in flight is cancelled;
 // its messages come back after their visibility timeout, as with Lambda),
 // then the execution environments, the observers and the Slack stand-in.
-// Nothing Start started runs after it.
-func (r *Running) Close() {
+// Nothing Start started runs after it; calling it again does nothing.
+func (r *Running) Close() { r.closeOnce.Do(r.close) }
+
+func (r *Running) close() {
 	if r.cancel != nil {
 		r.cancel()
 	}
