@@ -55,7 +55,7 @@ type Running struct {
 	running   sync.WaitGroup
 	observe   func()
 	closeOnce sync.Once
-	logs    *prefixLogs
+	logs      *prefixLogs
 }
 
 // Start builds every function of the stack, starts an execution
