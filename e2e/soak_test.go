@@ -37,6 +37,9 @@ func TestSoak(t *testing.T) {
 		Jobs: 60, Environments: 20, Template: "../template.yaml", WorkDir: t.TempDir(), Seed: soakSeed,
 		Timeout: 2 * time.Minute, JobDeadline: 25 * time.Second, StillRunningAfter: 10 * time.Second,
 		WaitDeadline: 40 * time.Second, DuplicateRate: 0.2, Linger: 3 * time.Second,
+		// An Admin API outage of 15 s, three times the visibility timeout,
+		// and a tenth of the job-starting answers lost (DefaultFaults).
+		OutageAfter: 5 * time.Second, OutageFor: 15 * time.Second,
 		// The discovery sweep runs every 10 s, among the faults: it must
 		// leave jobwatch's own jobs to submit (SWEEP_MIN_AGE).
 		ScheduleEvery: 10 * time.Second,
@@ -47,10 +50,10 @@ func TestSoak(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	last := lines[len(lines)-1]
-	if !regexp.MustCompile(`^soak: jobs=\d+ terminal=\d+ lost=\d+ duplicates=\d+$`).MatchString(last) {
-		t.Errorf("last line %q is not soak: jobs=N terminal=N lost=N duplicates=N", last)
+	if !regexp.MustCompile(`^soak: jobs=\d+ terminal=\d+ lost=\d+ duplicates=\d+ started_twice=\d+ dlq=\d+$`).MatchString(last) {
+		t.Errorf("last line %q is not soak: jobs=N terminal=N lost=N duplicates=N started_twice=N dlq=N", last)
 	}
-	if want := "soak: jobs=60 terminal=60 lost=0 duplicates=0"; last != want {
+	if want := "soak: jobs=60 terminal=60 lost=0 duplicates=0 started_twice=0 dlq=0"; last != want {
 		t.Errorf("last line = %q, want %q", last, want)
 	}
 	if len(res.Kills) != 2 {
@@ -69,8 +72,8 @@ func TestSoak(t *testing.T) {
 		t.Errorf("outcomes %v, %d STILL_RUNNING: want FAILED and TIMED_OUT jobs and a warning (seed %d no longer sticks a job among the first 20; pick another)",
 			res.Outcomes, res.StillRunning, soakSeed)
 	}
-	if res.API.Throttled == 0 || res.API.GatewayTimeouts == 0 || res.API.NotFound == 0 {
-		t.Errorf("Admin API faults seen = %+v, want throttling, 504s and NotFound", res.API)
+	if res.API.Throttled == 0 || res.API.GatewayTimeouts == 0 || res.API.NotFound == 0 || res.API.LostAnswers == 0 || res.API.Outage == 0 {
+		t.Errorf("Admin API faults seen = %+v, want throttling, 504s, NotFound, lost answers and an outage", res.API)
 	}
 	for id, n := range res.DeadLetters {
 		if n != 0 {

@@ -30,7 +30,7 @@ then checks that every request got exactly one terminal status change on
 the bus, that no event, Slack post or SNS message came twice for one event
 key, and that every dead-letter queue is empty. The last line is
 
-  soak: jobs=N terminal=N lost=0 duplicates=0
+  soak: jobs=N terminal=N lost=0 duplicates=0 started_twice=0 dlq=0
 
 and the exit status is 1 when an invariant failed (each is printed).
 

@@ -30,6 +30,9 @@ type ledger struct {
 	jobless map[string]bool
 	// terminal lists, per request id, the terminal event keys of the bus.
 	terminal map[string][]string
+	// started holds the requests whose terminal status change names a
+	// job: the requests that got one.
+	started map[string]bool
 	// stillRunning counts STILL_RUNNING event keys on the bus.
 	stillRunning int
 	// unreadable counts deliveries whose event key could not be read.
@@ -38,7 +41,7 @@ type ledger struct {
 
 func newLedger() *ledger {
 	return &ledger{seen: map[string]map[string]int{sinkBus: {}, sinkSNS: {}, sinkSlack: {}},
-		status: map[string]string{}, jobless: map[string]bool{}, terminal: map[string][]string{}, unreadable: map[string]int{}}
+		status: map[string]string{}, jobless: map[string]bool{}, terminal: map[string][]string{}, started: map[string]bool{}, unreadable: map[string]int{}}
 }
 
 // busEvent records a status-change event (its detail) read from the bus.
@@ -58,6 +61,9 @@ func (l *ledger) busEvent(c contract.StatusChange) {
 	switch {
 	case contract.IsTerminal(c.Status):
 		l.terminal[c.RequestID] = append(l.terminal[c.RequestID], c.EventKey)
+		if c.JobID != "" && c.RequestID != "" {
+			l.started[c.RequestID] = true
+		}
 	case c.Status == contract.StatusStillRunning:
 		l.stillRunning++
 	}
@@ -108,6 +114,15 @@ func (l *ledger) terminalCount(requests []request) int {
 		}
 	}
 	return n
+}
+
+// startedTwice is how many more jobs the Admin API started than requests
+// got one: jobs started a second time for a request (a lost answer retried
+// blindly), whether or not anyone announced them.
+func (l *ledger) startedTwice(created int) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return max(0, created-len(l.started))
 }
 
 // deliveries is how many deliveries a sink had.

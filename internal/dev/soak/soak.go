@@ -51,6 +51,11 @@ type Options struct {
 	Rate float64
 	// Faults are the emulator's faults; default DefaultFaults.
 	Faults *emulator.Faults
+	// OutageAfter and OutageFor put the Admin API out of reach during the
+	// run: OutageAfter after the first request, for OutageFor, every call
+	// is answered 503 or its connection dropped (default 20s and 60s, a
+	// dozen local visibility timeouts; OutageFor < 0: none).
+	OutageAfter, OutageFor time.Duration
 	// JobDeadline is the template's JobDeadline (default 45s): a stuck
 	// job ends TIMED_OUT that long after its submission.
 	JobDeadline time.Duration
@@ -95,10 +100,12 @@ type Options struct {
 }
 
 // DefaultFaults are the emulator's faults of the soak: a fifth of the
-// Admin API calls throttled, one in twenty timing out, new jobs unknown to
+// Admin API calls throttled, one in twenty timing out, one job-starting
+// answer in ten lost after the job started, new jobs unknown to
 // GetBackendJob for 3 s, 5 % of the jobs failing and 1 % stuck.
 func DefaultFaults() emulator.Faults {
-	return emulator.Faults{ThrottleRate: 0.2, ErrorRate: 0.05, NotFoundWindow: 3 * time.Second, FailRate: 0.05, StuckRate: 0.01}
+	return emulator.Faults{ThrottleRate: 0.2, ErrorRate: 0.05, LostAnswerRate: 0.1, NotFoundWindow: 3 * time.Second,
+		FailRate: 0.05, StuckRate: 0.01}
 }
 
 func (o Options) withDefaults() Options {
@@ -131,7 +138,7 @@ func (o Options) withDefaults() Options {
 	}{
 		{&o.JobDeadline, 45 * time.Second}, {&o.WaitDeadline, 3 * time.Minute}, {&o.StillRunningAfter, 20 * time.Second},
 		{&o.VisibilityTimeout, 5 * time.Second}, {&o.NotifyVisibilityTimeout, 30 * time.Second}, {&o.Linger, 5 * time.Second},
-		{&o.ScheduleEvery, 30 * time.Second},
+		{&o.ScheduleEvery, 30 * time.Second}, {&o.OutageAfter, 20 * time.Second},
 	}
 	for _, d := range defaults {
 		if *d.d <= 0 {
@@ -139,6 +146,12 @@ func (o Options) withDefaults() Options {
 		}
 	}
 	o.NotifyVisibilityTimeout = max(o.NotifyVisibilityTimeout, o.VisibilityTimeout)
+	switch {
+	case o.OutageFor == 0:
+		o.OutageFor = time.Minute
+	case o.OutageFor < 0:
+		o.OutageFor = 0
+	}
 	switch {
 	case o.Kills == 0:
 		o.Kills = 2
@@ -166,10 +179,14 @@ const snsStatuses = "COMPLETED,FAILED,TIMED_OUT,LOST,STILL_RUNNING"
 // APIStats counts the Admin API calls the emulator answered.
 type APIStats struct {
 	Calls, Throttled, GatewayTimeouts, NotFound int
+	// LostAnswers are job-starting calls whose job started but whose
+	// answer was a 504; Outage the calls answered 503 or dropped in the
+	// outage.
+	LostAnswers, Outage int
 }
 
 func apiStats(s emulator.Stats) APIStats {
-	var a APIStats
+	a := APIStats{LostAnswers: len(s.LostAnswers), Outage: s.Count(emulator.OutcomeOutage) + s.Count(emulator.OutcomeDropped)}
 	for _, op := range s.Operations {
 		a.Calls += op.Calls
 		for outcome, n := range op.Outcomes {
@@ -212,8 +229,14 @@ type Result struct {
 	// reach Slack or SNS although routed there.
 	Missing map[string]int
 	// DeadLetters counts the messages left in each dead-letter queue and
-	// the submit-failures queue, by logical id (every one of them listed).
-	DeadLetters map[string]int
+	// the submit-failures queue, by logical id (every one of them listed);
+	// DeadLettered is their sum.
+	DeadLetters  map[string]int
+	DeadLettered int
+	// StartedTwice counts the jobs the Admin API started beyond one per
+	// request that got a job: a job-starting call repeated after its
+	// answer was lost.
+	StartedTwice int
 	// Injected counts the duplicates injected; Kills the poll runtimes
 	// killed in the middle of a batch (KillMisses: kills that came after
 	// the batch was done, and were tried again on another).
@@ -227,9 +250,11 @@ type Result struct {
 	Problems []string
 }
 
-// Line is the run's last line: soak: jobs=N terminal=N lost=N duplicates=N.
+// Line is the run's last line:
+// soak: jobs=N terminal=N lost=N duplicates=N started_twice=N dlq=N.
 func (r Result) Line() string {
-	return fmt.Sprintf("soak: jobs=%d terminal=%d lost=%d duplicates=%d", r.Jobs, r.Terminal, r.Lost, r.Duplicates)
+	return fmt.Sprintf("soak: jobs=%d terminal=%d lost=%d duplicates=%d started_twice=%d dlq=%d",
+		r.Jobs, r.Terminal, r.Lost, r.Duplicates, r.StartedTwice, r.DeadLettered)
 }
 
 // Err is nil when the run kept every invariant, else an error naming the
@@ -266,6 +291,10 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	say("soak: %d job requests over %d environments, %.0f a second, through the event bus of %s", o.Jobs, o.Environments, o.Rate, o.Template)
 	say("soak: Admin API faults: %.0f%% throttled, %.0f%% 504, NotFound for %s after creation, %.0f%% of jobs failing, %.0f%% stuck (JobDeadline %s)",
 		100*f.ThrottleRate, 100*f.ErrorRate, f.NotFoundWindow, 100*f.FailRate, 100*f.StuckRate, o.JobDeadline)
+	if o.OutageFor > 0 {
+		say("soak: Admin API outage %s into the run, for %s (503, a fifth of the connections dropped); %.0f%% of job-starting answers lost after the job started",
+			o.OutageAfter, o.OutageFor, 100*f.LostAnswerRate)
+	}
 	say("soak: injected: %.0f%% of requests sent twice, copies of messages in %.0f%% of poll and notify batches, poll's runtime killed mid-batch %d times; schedules (the discovery sweep) every %s",
 		100*o.DuplicateRate, 100*o.DuplicateRate, o.Kills, o.ScheduleEvery)
 
@@ -280,6 +309,13 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 	defer cancel()
 	start := time.Now()
 	a.in.start = start
+	if o.OutageFor > 0 {
+		f := a.emu.Faults()
+		f.OutageAfter, f.OutageFor, f.OutageDropRate = o.OutageAfter, o.OutageFor, 0.2
+		if err := a.emu.SetFaults(f); err != nil {
+			return Result{}, fmt.Errorf("schedule the outage: %w", err)
+		}
+	}
 	sub := &submitter{eb: eventbridge.NewFromConfig(a.cfg), bus: a.st.Stack.Buses["EventBus"].Name, rate: o.Rate, in: a.in}
 	submitted := make(chan struct{})
 	go func() {
@@ -507,6 +543,10 @@ func (a *app) report(r *Result, o Options, reqs []request, say func(string, ...a
 	r.API = apiStats(a.emu.Stats())
 	dlq, samples, err := a.st.DeadLetters(context.Background())
 	r.DeadLetters = dlq
+	for _, n := range dlq {
+		r.DeadLettered += n
+	}
+	r.StartedTwice = a.ledger.startedTwice(a.emu.Stats().Jobs.Created)
 	if err != nil {
 		r.Problems = append(r.Problems, fmt.Sprintf("reading the dead-letter queues: %v", err))
 	}
@@ -514,8 +554,8 @@ func (a *app) report(r *Result, o Options, reqs []request, say func(string, ...a
 	say("")
 	say("soak: done in %s: %d requests, %d ended (%s; %d of them timed out waiting, without a job), %d STILL_RUNNING warnings",
 		r.Elapsed.Round(time.Second), r.Jobs, r.Terminal, countsText(r.Outcomes), r.Jobless, r.StillRunning)
-	say("soak: Admin API: %d calls, %d throttled (429), %d timed out (504), %d NotFound (404); jobs in the emulator: %s",
-		r.API.Calls, r.API.Throttled, r.API.GatewayTimeouts, r.API.NotFound, jobStatsText(a.emu.Stats().Jobs))
+	say("soak: Admin API: %d calls, %d throttled (429), %d timed out (504; %d of them answers lost after the job started), %d NotFound (404), %d in the outage (503 or dropped); jobs in the emulator: %s; started twice: %d",
+		r.API.Calls, r.API.Throttled, r.API.GatewayTimeouts, r.API.LostAnswers, r.API.NotFound, r.API.Outage, jobStatsText(a.emu.Stats().Jobs), r.StartedTwice)
 	i := r.Injected
 	say("soak: duplicates injected: %d (%d requests sent twice, %d tracking-message copies, %d completion-message copies, %d completion messages delivered twice)",
 		i.Total(), i.Requests, i.TrackingCopies, i.CompletionCopies, i.Redelivered)
@@ -533,6 +573,9 @@ func (a *app) report(r *Result, o Options, reqs []request, say func(string, ...a
 		say("soak: moto: %s", u)
 	}
 
+	if r.StartedTwice > 0 {
+		r.Problems = append(r.Problems, fmt.Sprintf("the Admin API started %d more jobs than requests got one: a job started twice for a request", r.StartedTwice))
+	}
 	if r.Lost > 0 {
 		r.Problems = append(r.Problems, fmt.Sprintf("%d requests without a terminal status change (e.g. %s)", r.Lost, strings.Join(au.lostRequests, ", ")))
 	}
