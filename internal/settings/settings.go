@@ -89,38 +89,6 @@ func (e *Env) Duration(name string, def, lo, hi time.Duration) time.Duration {
 	return d
 }
 
-// Int reads an integer in [lo, hi], or def when unset.
-func (e *Env) Int(name string, def, lo, hi int) int {
-	v, ok := e.get(name)
-	if !ok {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		e.fail(name, "is %q; want an integer", v)
-		return def
-	}
-	if n < lo || n > hi {
-		e.fail(name, "is %d; want between %d and %d", n, lo, hi)
-		return def
-	}
-	return n
-}
-
-// Float reads a number in [lo, hi], or def when unset.
-func (e *Env) Float(name string, def, lo, hi float64) float64 {
-	v, ok := e.get(name)
-	if !ok {
-		return def
-	}
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || f < lo || f > hi {
-		e.fail(name, "is %q; want a number between %g and %g", v, lo, hi)
-		return def
-	}
-	return f
-}
-
 // QueueURL reads a required SQS queue URL.
 func (e *Env) QueueURL(name string) string {
 	v := e.Required(name)
