@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bufio"
-	"context"
-	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -27,7 +23,7 @@ func TestLocalStart(t *testing.T) {
 		t.Skip("builds and runs the functions")
 	}
 	testenv.Moto(t) // skips where moto is missing
-	bin := buildCLI(t)
+	bin := testenv.BuildCLI(t, "../..")
 	dir := t.TempDir()
 	state := filepath.Join(dir, "local.json")
 	jobwatch := func(args ...string) (string, error) {
@@ -47,8 +43,8 @@ func TestLocalStart(t *testing.T) {
 	})
 
 	start := exec.Command(bin, "local", "start", "--state", state, "--schedule-every", "10s")
-	lines := startLines(t, start)
-	waitLine(t, lines, 10*time.Minute, "is running") // building the functions may take minutes on a busy machine
+	lines := testenv.Lines(t, start)
+	testenv.WaitLines(t, lines, 10*time.Minute, "is running") // building the functions may take minutes on a busy machine
 	if out, err := jobwatch("local", "start", "--state", state); err == nil || !strings.Contains(out, "already running") {
 		t.Errorf("a second local start: %v\n%s", err, out)
 	}
@@ -57,7 +53,7 @@ func TestLocalStart(t *testing.T) {
 	if err != nil {
 		t.Fatalf("submit --local: %v\n%s", err, out)
 	}
-	waitLine(t, lines, 2*time.Minute, "SubmitFunction | ", "PollFunction | ", "NotifyFunction | ",
+	testenv.WaitLines(t, lines, 2*time.Minute, "SubmitFunction | ", "PollFunction | ", "NotifyFunction | ",
 		"event | Amplify Backend Job Status Change: COMPLETED CloneBackend d1abc23/dev",
 		`sns   | "jobwatch: CloneBackend COMPLETED on d1abc23/dev"`,
 		"slack | ✅ CloneBackend completed on d1abc23/dev")
@@ -65,7 +61,7 @@ func TestLocalStart(t *testing.T) {
 	if err := start.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	waitLine(t, lines, time.Minute, "stopped")
+	testenv.WaitLines(t, lines, time.Minute, "stopped")
 	if err := start.Wait(); err != nil {
 		t.Errorf("local start after SIGTERM: %v", err)
 	}
@@ -73,79 +69,6 @@ func TestLocalStart(t *testing.T) {
 		t.Errorf("processes of local start still run after it stopped: %v", left)
 	}
 }
-
-// buildCLI builds the jobwatch command for a test.
-func buildCLI(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "jobwatch")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build jobwatch: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// startLines starts cmd and streams its output's lines (stdout and stderr);
-// the process is killed when the test ends if it still runs.
-func startLines(t *testing.T, cmd *exec.Cmd) <-chan string {
-	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = w, w
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	})
-	lines := make(chan string, 10000)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
-	return lines
-}
-
-// waitLine reads lines until, for each of wants, a line contains it (in
-// any order).
-func waitLine(t *testing.T, lines <-chan string, timeout time.Duration, wants ...string) {
-	t.Helper()
-	deadline := time.After(timeout)
-	missing := map[string]bool{}
-	for _, w := range wants {
-		missing[w] = true
-	}
-	var seen []string
-	for len(missing) > 0 {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				t.Fatalf("output ended without %q; last lines:\n%s", slices.Sorted(maps.Keys(missing)), strings.Join(last(seen, 40), "\n"))
-			}
-			seen = append(seen, l)
-			for w := range missing {
-				if strings.Contains(l, w) {
-					delete(missing, w)
-				}
-			}
-		case <-deadline:
-			t.Fatalf("no line with %q within %s; last lines:\n%s", slices.Sorted(maps.Keys(missing)), timeout, strings.Join(last(seen, 40), "\n"))
-		}
-	}
-}
-
-func last(s []string, n int) []string { return s[max(0, len(s)-n):] }
 
 // processesUnder lists the processes whose command line names a path
 // under dir.

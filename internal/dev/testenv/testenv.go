@@ -4,15 +4,19 @@
 package testenv
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -164,4 +168,79 @@ func (s *Buffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// BuildCLI builds the jobwatch command (cmd/jobwatch of the module at
+// moduleDir) for a test and returns its path.
+func BuildCLI(t testing.TB, moduleDir string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "jobwatch")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/jobwatch")
+	cmd.Dir = moduleDir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build jobwatch: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// Lines starts cmd and streams the lines of its output (stdout and
+// stderr); the process is killed when the test ends if it still runs.
+func Lines(t testing.TB, cmd *exec.Cmd) <-chan string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	lines := make(chan string, 100000)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	return lines
+}
+
+// WaitLines reads lines until, for each of wants, a line contains it (in
+// any order), and returns the lines read.
+func WaitLines(t testing.TB, lines <-chan string, timeout time.Duration, wants ...string) []string {
+	t.Helper()
+	deadline := time.After(timeout)
+	missing := map[string]bool{}
+	for _, w := range wants {
+		missing[w] = true
+	}
+	var seen []string
+	for len(missing) > 0 {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("output ended without %q; last lines:\n%s", slices.Sorted(maps.Keys(missing)), strings.Join(seen[max(0, len(seen)-40):], "\n"))
+			}
+			seen = append(seen, l)
+			for w := range missing {
+				if strings.Contains(l, w) {
+					delete(missing, w)
+				}
+			}
+		case <-deadline:
+			t.Fatalf("no line with %q within %s; last lines:\n%s", slices.Sorted(maps.Keys(missing)), timeout, strings.Join(seen[max(0, len(seen)-40):], "\n"))
+		}
+	}
+	return seen
 }
