@@ -103,20 +103,24 @@ func shortDuration(d time.Duration) string {
 
 // Names lists the policies New knows, the default first.
 func Names() []string {
-	names := []string{"jobwatch", "jobwatch-economy", "fixed-2s", "fixed-10s", "waiter-2s-120s"}
+	names := []string{"jobwatch", "jobwatch-economy", "jobwatch-hinted", "fixed-2s", "fixed-10s", "waiter-2s-120s"}
 	sort.Strings(names[1:])
 	return names
 }
 
 // New returns the named policy: jobwatch (the default, adaptive),
-// jobwatch-economy (adaptive, fewer calls), fixed-2s, fixed-10s or
-// waiter-2s-120s. seed feeds the policies that draw random delays.
+// jobwatch-economy (adaptive, fewer calls), jobwatch-hinted (for
+// deployments whose stack events reach poll: sparse lookups for jobs a
+// hint announces), fixed-2s, fixed-10s or waiter-2s-120s. seed feeds the
+// policies that draw random delays.
 func New(name string, seed uint64) (Policy, error) {
 	switch name {
 	case "", "jobwatch":
 		return NewAdaptive(Default), nil
 	case "jobwatch-economy":
 		return NewAdaptive(Economy), nil
+	case "jobwatch-hinted":
+		return NewHinted(HintedFallback), nil
 	case "fixed-2s":
 		return Fixed{2 * time.Second}, nil
 	case "fixed-10s":

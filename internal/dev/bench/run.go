@@ -15,23 +15,10 @@ import (
 	"github.com/jobwatch/jobwatch/internal/schedule"
 )
 
-// HintedPolicy is the policy that gets hints: the adaptive policy at a
-// sparse fallback setting, for the jobs whose hint does not come.
+// HintedPolicy is the policy that gets hints (schedule.Hinted): sparse
+// lookups for the jobs whose stack's status change announces their end, the
+// default policy for the others.
 const HintedPolicy = "jobwatch-hinted"
-
-// HintedFallback is the setting of HintedPolicy. Hints find almost every
-// job's end, so the schedule only has to catch the few without one: after
-// the first lookup it waits until 99 % of the durations seen have passed,
-// looks every 2 minutes up to the 99.9 % point, then backs off (up to 2 h
-// between lookups, chained past SQS's 15 minutes). A hinted job costs 3
-// lookups: the first one, the hint's, and its own tracking message coming
-// due after the job ended (then a duplicate); fewer would need poll to
-// drop that message without a lookup.
-var HintedFallback = schedule.AdaptiveConfig{
-	Name: HintedPolicy, Dense: 120 * time.Second, Cold: 120 * time.Second,
-	LowQuantile: 0.99, HighQuantile: 0.999, TailFactor: 1,
-	MaxInterval: 2 * time.Hour, MinSamples: 10, Window: 256,
-}
 
 // Policies lists the policies of a default run, side by side.
 func Policies() []string {
@@ -41,14 +28,11 @@ func Policies() []string {
 // newPolicy returns a fresh instance of the named policy (it knows
 // nothing yet) and whether it gets hints.
 func newPolicy(name string, seed uint64) (schedule.Policy, bool, error) {
-	if name == HintedPolicy {
-		return schedule.NewAdaptive(HintedFallback), true, nil
-	}
 	p, err := schedule.New(name, seed)
 	if err != nil {
 		return nil, false, fmt.Errorf("unknown policy %q; want one of %s", name, strings.Join(Policies(), ", "))
 	}
-	return p, false, nil
+	return p, name == HintedPolicy, nil
 }
 
 // Options configure a run.
