@@ -17,8 +17,8 @@ type Record struct {
 	// DimensionSets the sets the metrics are written under.
 	Dims          Dims
 	DimensionSets [][]string
-	Values    map[string][]float64
-	Units     map[string]Unit
+	Values        map[string][]float64
+	Units         map[string]Unit
 }
 
 // units are the units CloudWatch accepts.
