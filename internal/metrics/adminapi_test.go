@@ -2,13 +2,15 @@ package metrics_test
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 
 	"github.com/jobwatch/jobwatch/internal/metrics"
 )
 
-// TestAdminAPIAttempt checks the observer amplify.ObserveAttempts takes:
-// every attempt is a call, a throttled one a throttle too, by operation.
+// TestAdminAPIAttempt checks the observer amplify.ObserveAttempts takes,
+// read back with Totals: every attempt is a call, a throttled one a
+// throttle too, by operation.
 func TestAdminAPIAttempt(t *testing.T) {
 	var out bytes.Buffer
 	r := metrics.New(&out, "")
@@ -22,21 +24,9 @@ func TestAdminAPIAttempt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]float64{}
-	for _, d := range docs {
-		for name, vs := range d.Values {
-			for _, v := range vs {
-				got[name+" "+d.Dims["Operation"]] += v
-			}
-		}
-	}
-	want := map[string]float64{"AdminApiCalls GetBackendJob": 2, "AdminApiThrottled GetBackendJob": 1, "AdminApiCalls ListBackendJobs": 1}
-	if len(got) != len(want) {
-		t.Errorf("recorded %v, want %v", got, want)
-	}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s = %v, want %v", k, got[k], v)
-		}
+	want := map[string]float64{"AdminApiCalls Operation=GetBackendJob": 2, "AdminApiThrottled Operation=GetBackendJob": 1,
+		"AdminApiCalls Operation=ListBackendJobs": 1}
+	if got := metrics.Totals(docs); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("totals %v, want %v", got, want)
 	}
 }

@@ -2,9 +2,6 @@ package poll
 
 import (
 	"fmt"
-	"maps"
-	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -36,21 +33,14 @@ func TestMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatalf("poll printed invalid EMF: %v\n%s", err, stdout.String())
 	}
-	got := map[string]float64{}
 	for _, r := range records {
-		for name, values := range r.Values {
+		for name := range r.Values {
 			if r.Namespace != "jobwatch-test" || r.Units[name] != metrics.Count {
 				t.Errorf("%s: namespace %q, unit %q; want jobwatch-test, Count", name, r.Namespace, r.Units[name])
 			}
-			var dims []string
-			for _, k := range slices.Sorted(maps.Keys(r.Dims)) {
-				dims = append(dims, k+"="+r.Dims[k])
-			}
-			for _, v := range values {
-				got[name+" "+strings.Join(dims, ",")] += v
-			}
 		}
 	}
+	got := metrics.Totals(records)
 	want := map[string]float64{
 		"AdminApiCalls Operation=GetBackendJob": 6, "AdminApiThrottled Operation=GetBackendJob": 6,
 		"Backoffs Function=poll,Reason=Throttled": 2,

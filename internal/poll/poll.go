@@ -17,7 +17,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"math/rand/v2"
 	"time"
 
 	"github.com/jobwatch/jobwatch/internal/amplify"
@@ -73,15 +72,12 @@ type Config struct {
 	Tracked TrackedJobs
 	// Lookups bounds the Admin API calls in flight for one batch.
 	Lookups int
-	// BackoffBase and BackoffLimit shape the delay of the copy that
-	// replaces a message after a transient failure: exponential from
-	// BackoffBase with full jitter, at most BackoffLimit (5s and 5m).
-	BackoffBase, BackoffLimit time.Duration
+	// Retry shapes the delay of the copy that replaces a message after a
+	// transient failure (by default from 5s, at most 5m).
+	Retry queue.Retry
 	// Margin is the time kept back before the invocation's deadline: no
 	// message is taken with less left (10s).
 	Margin time.Duration
-	// Rand draws the backoffs' jitter, from [0, 1).
-	Rand func() float64
 	// Metrics receives the Backoffs metric; nil records nothing.
 	Metrics *metrics.Recorder
 	Now     func() time.Time
@@ -120,17 +116,8 @@ func New(cfg Config, api JobAPI, sqs queue.API) *Poller {
 	if cfg.NotFoundRetry <= 0 {
 		cfg.NotFoundRetry = 5 * time.Second
 	}
-	if cfg.BackoffBase <= 0 {
-		cfg.BackoffBase = 5 * time.Second
-	}
-	if cfg.BackoffLimit <= 0 {
-		cfg.BackoffLimit = 5 * time.Minute
-	}
 	if cfg.Margin <= 0 {
 		cfg.Margin = 10 * time.Second
-	}
-	if cfg.Rand == nil {
-		cfg.Rand = rand.Float64
 	}
 	return &Poller{cfg: cfg, api: api, sender: queue.NewSender(sqs)}
 }

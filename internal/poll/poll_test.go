@@ -128,7 +128,7 @@ func newHarness(policy schedule.Policy) *harness {
 		JobsQueueURL: "jobs", CompletionsQueueURL: "completions", WaitingQueueURL: "waiting",
 		NotFoundGrace: 2 * time.Minute, NotFoundRetry: 5 * time.Second, Policy: policy,
 		Now: func() time.Time { return t0 }, Logger: slog.New(slog.NewJSONHandler(h.logs, nil)),
-		Rand: func() float64 { return 0 },
+		Retry: queue.Retry{Rand: func() float64 { return 0 }},
 	}, h.api, h.queue)
 	return h
 }

@@ -56,7 +56,7 @@ func (p *Poller) send(ctx context.Context, items []*item, now time.Time) {
 func (p *Poller) onward(it *item, now time.Time) (queue.Outgoing, error) {
 	switch it.out {
 	case retried:
-		return queue.Later(it.msg, p.cfg.BackoffBase, p.cfg.BackoffLimit, p.cfg.Rand), nil
+		return p.cfg.Retry.Later(it.msg), nil
 	case handedBack:
 		return queue.Again(it.msg), nil
 	}

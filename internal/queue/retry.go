@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"time"
@@ -16,10 +17,11 @@ import (
 // A message whose work failed ends one of two ways, so that a queue's
 // receive count is left for poison alone: after a transient failure (the
 // service throttling, down or slow for a while) a delayed copy (Later)
-// replaces it and the original is deleted, so an outage costs time and no
+// (Retry.Later) replaces it and the original is deleted, so an outage costs time and no
 // message; after a permanent one (a message no version of the work can
 // use, a request the service refuses) it is parked at once in the queue's
 // dead-letter queue (Parked), the problem named, where an alarm sees it.
+// Transient tells the two apart.
 
 // ProblemAttribute is the message attribute naming why a message was
 // parked in a dead-letter queue.
@@ -28,12 +30,29 @@ const ProblemAttribute = "jobwatch.problem"
 // maxProblem bounds the problem attribute's length, in bytes.
 const maxProblem = 1024
 
+// Retry shapes the delayed copies that replace messages after transient
+// failures: exponential from Base with full jitter (Backoff), never more
+// than Limit; Rand draws the jitter from [0, 1). Its zero value is 5 s,
+// 5 min and math/rand/v2's Float64.
+type Retry struct {
+	Base, Limit time.Duration
+	Rand        func() float64
+}
+
 // Later is the copy of m sent in its stead after its work failed
-// transiently: the same body, one attempt more, delayed by Backoff and
-// never more than limit.
-func Later(m Message, base, limit time.Duration, rnd func() float64) Outgoing {
+// transiently: the same body, one attempt more, delayed as r says.
+func (r Retry) Later(m Message) Outgoing {
+	if r.Base <= 0 {
+		r.Base = 5 * time.Second
+	}
+	if r.Limit <= 0 {
+		r.Limit = 5 * time.Minute
+	}
+	if r.Rand == nil {
+		r.Rand = rand.Float64
+	}
 	attempt := m.Attempt + 1
-	return Outgoing{Body: m.Body, Attempt: attempt, Delay: min(Backoff(attempt, base, limit, rnd), limit)}
+	return Outgoing{Body: m.Body, Attempt: attempt, Delay: min(Backoff(attempt, r.Base, r.Limit, r.Rand), r.Limit)}
 }
 
 // Again is the copy of m sent in its stead, at once, when its work was not

@@ -100,10 +100,10 @@ func TestLaterAndParked(t *testing.T) {
 	url := aws.ToString(q.QueueUrl)
 	orig := queue.Message{ID: "m", Body: `{"v":1}`, Attempt: 8}
 	one := func() float64 { return 0.999999 }
-	if later := queue.Later(orig, 5*time.Second, 5*time.Minute, one); later.Attempt != 9 || later.Delay != 5*time.Minute || later.Body != orig.Body {
-		t.Errorf("Later after attempt 8 = %+v; want attempt 9, delayed the 5 min cap", later)
+	if later := (queue.Retry{Rand: one}).Later(orig); later.Attempt != 9 || later.Delay != 5*time.Minute || later.Body != orig.Body {
+		t.Errorf("Later after attempt 8 = %+v; want attempt 9, delayed the default 5 min cap", later)
 	}
-	later := queue.Later(queue.Message{ID: "m", Body: "b"}, time.Second, 2*time.Second, func() float64 { return 0 })
+	later := queue.Retry{Base: time.Second, Limit: 2 * time.Second, Rand: func() float64 { return 0 }}.Later(queue.Message{ID: "m", Body: "b"})
 	parked := queue.Parked(orig, "tracking message: field \"jobId\" is required\n"+strings.Repeat("é", 600))
 	if _, errs := queue.NewSender(c).Send(ctx, url, []queue.Outgoing{later, parked}); errors.Join(errs...) != nil {
 		t.Fatal(errs)
