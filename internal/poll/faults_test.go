@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/dev/emulator"
 	"github.com/jobwatch/jobwatch/internal/queue"
 	"github.com/jobwatch/jobwatch/internal/schedule"
@@ -196,5 +197,30 @@ func TestPoisonParkedAtOnce(t *testing.T) {
 	}
 	if next := s.drain(s.jobs); len(next) != 1 {
 		t.Errorf("jobs queue: %v; want the good message's next one", next)
+	}
+}
+
+// TestShortTimeoutStillGetsOn checks a function whose whole timeout is
+// below the margin still gets on: the first lookup is made, the other
+// messages handed back as unchanged copies, and the call is not cut
+// before it could answer.
+func TestShortTimeoutStillGetsOn(t *testing.T) {
+	h := newHarness(schedule.Fixed{Interval: 10 * time.Second})
+	h.p.cfg.Lookups = 1
+	var msgs []queue.Message
+	for _, env := range []string{"a", "b", "c"} {
+		h.api.jobs["j"+env] = jobState{Status: "COMPLETED", Operation: "CloneBackend"}
+		msgs = append(msgs, tracking("j"+env, func(m *contract.TrackingMessage) { m.BackendEnvironmentName = env }))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	res := h.p.Handle(ctx, msgs)
+	if res.Lookups != 1 || res.Completed != 1 || res.HandedBack != 2 || len(res.Failed) != 0 {
+		t.Fatalf("result %+v; want one job looked up and announced, two handed back", res)
+	}
+	for _, e := range h.requeued(t) {
+		if !slices.ContainsFunc(msgs, func(m queue.Message) bool { return m.Body == aws.ToString(e.MessageBody) }) || e.DelaySeconds != 0 {
+			t.Errorf("handed back %s (delay %d); want an unchanged copy, at once", aws.ToString(e.MessageBody), e.DelaySeconds)
+		}
 	}
 }

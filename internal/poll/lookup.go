@@ -18,22 +18,24 @@ func (p *Poller) short(ctx context.Context) bool {
 	return ok && time.Until(deadline) < p.cfg.Margin
 }
 
-// handBack gives back the pending items, not attempted: each is replaced
-// by a copy of its message, so that no receive is spent on it.
-func (p *Poller) handBack(items []*item) {
-	for _, it := range items {
-		if it.out == pending {
-			it.out = handedBack
-		}
+// callContext bounds the Admin API calls: a call still running half the
+// margin before the deadline (a quarter of the time left, if less) is cut
+// short, a transient failure, leaving time to send what follows.
+func (p *Poller) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return ctx, func() {}
 	}
+	return context.WithDeadline(ctx, deadline.Add(-min(p.cfg.Margin/2, time.Until(deadline)/4)))
 }
 
-// lookUp fills in each pending due item's job state, as long as the
-// invocation has time: the items it cannot take are handed back. Where a
-// batch holds several jobs of one environment, one ListBackendJobs call
+// lookUp fills in each pending due item's job state while the
+// invocation has more than the margin left; the items it does not take
+// then are handed back, not attempted (the first call is always made, so
+// that every batch gets on however short the function's timeout). Where
+// a batch holds several jobs of one environment, one ListBackendJobs call
 // answers for all of them; a job it does not list is looked up on its
-// own. A call still running half the margin before the deadline is cut
-// short (a transient failure), leaving time to send what follows.
+// own.
 func (p *Poller) lookUp(ctx context.Context, items []*item) int {
 	groups := map[[2]string][]*item{}
 	var order [][2]string
@@ -47,31 +49,34 @@ func (p *Poller) lookUp(ctx context.Context, items []*item) int {
 		}
 		groups[key] = append(groups[key], it)
 	}
-	callCtx := ctx
-	if deadline, ok := ctx.Deadline(); ok {
-		var cancel context.CancelFunc
-		callCtx, cancel = context.WithDeadline(ctx, deadline.Add(-p.cfg.Margin/2))
-		defer cancel()
-	}
+	callCtx, cancel := p.callContext(ctx)
+	defer cancel()
 	var (
 		mu    sync.Mutex
 		calls int
 		wg    sync.WaitGroup
 		sem   = make(chan struct{}, p.cfg.Lookups)
 	)
-	count := func() { mu.Lock(); calls++; mu.Unlock() }
+	// take reports whether to make one more call, and counts it.
+	take := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if calls > 0 && p.short(ctx) {
+			return false
+		}
+		calls++
+		return true
+	}
 	lookGroup := func(key [2]string, group []*item) {
 		rest := group
-		if len(group) > 1 && !p.short(ctx) {
-			count()
+		if len(group) > 1 && take() {
 			rest = p.listGroup(callCtx, key, group)
 		}
 		for _, it := range rest {
-			if p.short(ctx) {
+			if !take() {
 				it.out = handedBack
 				continue
 			}
-			count()
 			p.get(callCtx, it)
 		}
 	}

@@ -189,11 +189,7 @@ func (p *Poller) Handle(ctx context.Context, msgs []queue.Message) Result {
 	for _, msg := range msgs {
 		items = append(items, p.decode(ctx, msg, now))
 	}
-	if p.short(ctx) {
-		p.handBack(items)
-	} else {
-		p.followChains(ctx, items)
-	}
+	p.followChains(ctx, items)
 	return p.process(ctx, items)
 }
 
