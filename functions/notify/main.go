@@ -13,7 +13,12 @@
 // SLACK_WEBHOOK_ALLOW_INSECURE_LOCAL (default false; true admits
 // http://127.0.0.1 webhooks, for local runs only); STATE_TABLE (the
 // DynamoDB table remembering deliveries, so each reaches users once),
-// IDEMPOTENCY_WINDOW (default 7 days).
+// IDEMPOTENCY_WINDOW (default 15 days, beyond the dead-letter queues' 14);
+// COMPLETIONS_QUEUE_URL (where a delayed copy replaces a message a sink
+// failed for the time being) and COMPLETIONS_DEAD_LETTER_QUEUE_URL (where
+// poison is parked at once): each empty, such messages are left for
+// redelivery; METRICS_NAMESPACE (default jobwatch) for the metrics (EMF)
+// written to stdout at the end of each invocation.
 package main
 
 import (
@@ -25,8 +30,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/jobwatch/jobwatch/internal/logging"
+	"github.com/jobwatch/jobwatch/internal/metrics"
 	"github.com/jobwatch/jobwatch/internal/notify"
 	"github.com/jobwatch/jobwatch/internal/notify/secretstore"
 	"github.com/jobwatch/jobwatch/internal/settings"
@@ -45,13 +52,15 @@ func main() {
 	if err != nil {
 		fail(cfg.LogLevel, "load AWS configuration", err)
 	}
+	rec := metrics.New(os.Stdout, cfg.MetricsNamespace)
 	// Each sink delivers a change once: claimed in the state table before,
-	// remembered after (no table: at least once).
-	once := func(s notify.Sink) notify.Sink { return s }
+	// remembered after (no table: at least once). What reaches a sink is
+	// counted.
+	once := func(s notify.Sink) notify.Sink { return notify.Counted(s, rec) }
 	if cfg.StateTable != "" {
 		claims := state.NewFromConfig(awsCfg, cfg.StateTable, state.Options{})
 		once = func(s notify.Sink) notify.Sink {
-			return notify.Deduplicate(s, claims, notify.IdempotencyOptions{Window: cfg.IdempotencyWindow})
+			return notify.Deduplicate(notify.Counted(s, rec), claims, notify.IdempotencyOptions{Window: cfg.IdempotencyWindow})
 		}
 	} else {
 		log.Warn("STATE_TABLE is not set: duplicated completion messages may notify twice")
@@ -62,6 +71,7 @@ func main() {
 		Region:  cfg.Region,
 		Account: cfg.AccountID,
 		Logger:  log,
+		Metrics: rec,
 	}))}
 	if cfg.SNSTopicARN != "" {
 		sinks = append(sinks, notify.Only(cfg.SNSStatuses, once(notify.NewSNS(sns.NewFromConfig(awsCfg), notify.SNSOptions{
@@ -86,8 +96,10 @@ func main() {
 	}
 	log.Info("notify starting", "sinks", sinkNames(sinks), "snsStatuses", cfg.SNSStatuses,
 		"slackWebhookParameter", cfg.SlackWebhook.String(), "slackStatuses", cfg.SlackStatuses)
+	n := notify.NewWithOptions(log, notify.Options{SQS: sqs.NewFromConfig(awsCfg), QueueURL: cfg.CompletionsQueueURL,
+		DeadLetterURL: cfg.DeadLetterQueueURL, Metrics: rec}, sinks...)
 	// lambda.Start takes func(context.Context, events.SQSEvent) (events.SQSEventResponse, error).
-	lambda.Start(notify.New(log, sinks...).HandleSQS)
+	lambda.Start(n.HandleSQS)
 }
 
 func sinkNames(sinks []notify.Sink) []string {

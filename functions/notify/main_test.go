@@ -22,6 +22,7 @@ import (
 
 	"github.com/jobwatch/jobwatch/internal/dev/slacktest"
 	"github.com/jobwatch/jobwatch/internal/dev/testenv"
+	"github.com/jobwatch/jobwatch/internal/metrics"
 )
 
 // The tests run this test binary as the function: with runMainEnv set,
@@ -181,11 +182,15 @@ func TestInvocation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, out := invoke(t, endpoint, event, "EVENT_BUS_NAME="+bus)
+	got, out := invoke(t, endpoint, event, "EVENT_BUS_NAME="+bus, "METRICS_NAMESPACE=jobwatch-main")
 	want := `invocation/req-1/response {"batchItemFailures":[{"itemIdentifier":"bad00000-0000-4000-8000-000000000006"}]}`
 	if got != want {
 		t.Fatalf("function answered %q\nwant %s\noutput:\n%s", got, want, out)
 	}
+	checkMetrics(t, out.String(), map[string]float64{
+		"JobsEnded Operation=UpdateBackendAuth,Status=COMPLETED": 1, "JobsEnded Operation=DeleteBackend,Status=FAILED": 1,
+		"Notifications Sink=eventbridge": 2,
+	})
 
 	// Its log lines are JSON, carry the invocation's request id, and the
 	// ones about a job name it.
@@ -250,5 +255,29 @@ func TestInvocationAllSinks(t *testing.T) {
 	}
 	if strings.Contains(out.String(), slackSrv.Token()) {
 		t.Errorf("the output shows the webhook URL:\n%s", out)
+	}
+}
+
+// checkMetrics reads the EMF lines among the function's output: each
+// valid, in the namespace METRICS_NAMESPACE named, and every metric of
+// want there with its total, under its dimensions.
+func checkMetrics(t *testing.T, output string, want map[string]float64) {
+	t.Helper()
+	records, errs := metrics.ScanEMF(strings.NewReader(output))
+	if len(errs) > 0 || len(records) == 0 {
+		t.Fatalf("EMF lines: %d, problems %v\n%s", len(records), errs, output)
+	}
+	for _, r := range records {
+		for name := range r.Values {
+			if r.Namespace != "jobwatch-main" || r.Units[name] != metrics.Names[name].Unit {
+				t.Errorf("%s: namespace %q, unit %q", name, r.Namespace, r.Units[name])
+			}
+		}
+	}
+	got := metrics.Totals(records)
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v (all: %v)", k, got[k], v, got)
+		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jobwatch/jobwatch/internal/amplify"
 	"github.com/jobwatch/jobwatch/internal/logging"
+	"github.com/jobwatch/jobwatch/internal/metrics"
 	"github.com/jobwatch/jobwatch/internal/poll"
 	"github.com/jobwatch/jobwatch/internal/settings"
 	"github.com/jobwatch/jobwatch/internal/state"
@@ -29,13 +30,16 @@ func main() {
 	lambda.Start(p.HandleLambda)
 }
 
-// setup reads the configuration once and builds the clients.
+// setup reads the configuration once and builds the clients. The
+// metrics (EMF) go to stdout with the logs, written at the end of each
+// invocation; every Admin API attempt is counted.
 func setup(ctx context.Context) (*poll.Poller, error) {
 	cfg, err := poll.ReadConfig(settings.FromEnviron(), uint64(time.Now().UnixNano()))
 	if err != nil {
 		return nil, err
 	}
 	cfg.Logger = logging.New(os.Stdout, cfg.LogLevel)
+	cfg.Metrics = metrics.New(os.Stdout, cfg.MetricsNamespace)
 	awsCfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
@@ -43,6 +47,8 @@ func setup(ctx context.Context) (*poll.Poller, error) {
 	if cfg.StateTable != "" {
 		cfg.Tracked = state.NewFromConfig(awsCfg, cfg.StateTable, state.Options{})
 	}
-	cfg.Logger.Info("poll ready", slog.String("policy", cfg.Policy.Name()), slog.Duration("stillRunningAfter", cfg.StillRunningAfter))
-	return poll.New(cfg, amplify.NewFromConfig(awsCfg), sqs.NewFromConfig(awsCfg)), nil
+	cfg.Logger.Info("poll ready", slog.String("policy", cfg.Policy.Name()), slog.Duration("stillRunningAfter", cfg.StillRunningAfter),
+		slog.Bool("deadLetterQueue", cfg.DeadLetterQueueURL != ""))
+	api := amplify.NewFromConfig(awsCfg, amplify.ObserveAttempts(cfg.Metrics.AdminAPIAttempt))
+	return poll.New(cfg, api, sqs.NewFromConfig(awsCfg)), nil
 }

@@ -8,7 +8,9 @@ import (
 )
 
 // TrackingVersion is the version of TrackingMessage this code writes and
-// the highest it reads.
+// the highest it reads. Fields added since version 1 are optional, with a
+// zero value that means what their absence meant (seq 0: the first step of
+// a chain), so versions before them read these messages as they did.
 const TrackingVersion = 1
 
 // TrackingMessage is the body of a jobs-queue message: everything poll
@@ -33,6 +35,16 @@ type TrackingMessage struct {
 	CreateTime string `json:"createTime,omitempty"`
 	// StillRunningSent records that the STILL_RUNNING warning went out.
 	StillRunningSent bool `json:"stillRunningSent,omitempty"`
+	// Seq and SeqID place the message in its job's tracking chain: each
+	// message poll sends to follow the job on is the next step (Seq + 1,
+	// a new SeqID), and the job's record in the state table names the
+	// step it accepts, so that a duplicate, or a fork a crash or a
+	// duplicate left, is dropped (see internal/state's chain). The first
+	// message of a chain, as submit and the sweep send it, has neither
+	// (step 0). A sender restarting the chain of a job whose record has
+	// moved on sends a Seq past the record's: poll adopts it.
+	Seq   int    `json:"seq,omitempty"`
+	SeqID string `json:"seqId,omitempty"`
 }
 
 // DecodeTrackingMessage reads and checks a tracking message.
@@ -60,6 +72,9 @@ func DecodeTrackingMessage(body []byte) (TrackingMessage, error) {
 	}
 	if m.Polls < 0 {
 		return m, &FieldError{"tracking message", "polls", "must not be negative"}
+	}
+	if m.Seq < 0 {
+		return m, &FieldError{"tracking message", "seq", "must not be negative"}
 	}
 	return m, nil
 }

@@ -199,3 +199,14 @@ func hasAll(d Dims, names []string) bool {
 	}
 	return len(names) < len(d)
 }
+
+// AdminAPIAttempt records one Admin API request, of operation, in
+// AdminApiCalls, and in AdminApiThrottled too when the service throttled
+// it: the observer amplify.ObserveAttempts takes.
+func (r *Recorder) AdminAPIAttempt(operation string, throttled bool) {
+	dims := Dims{"Operation": operation}
+	r.Count(AdminAPICalls, dims)
+	if throttled {
+		r.Count(AdminAPIThrottled, dims)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // Record is one EMF document as CloudWatch reads it.
@@ -17,8 +18,8 @@ type Record struct {
 	// DimensionSets the sets the metrics are written under.
 	Dims          Dims
 	DimensionSets [][]string
-	Values    map[string][]float64
-	Units     map[string]Unit
+	Values        map[string][]float64
+	Units         map[string]Unit
 }
 
 // units are the units CloudWatch accepts.
@@ -145,4 +146,26 @@ func numbers(raw json.RawMessage) ([]float64, error) {
 		return nil, errors.New("want a number or an array of 1 to 100 numbers")
 	}
 	return many, nil
+}
+
+// Totals sums the values of records by metric and dimension values, under
+// keys such as "JobsEnded Operation=CloneBackend,Status=COMPLETED": the
+// metric's name and its own (first) dimension set, names in the set's
+// order. A summary of what a function printed, for tests and tools.
+func Totals(records []Record) map[string]float64 {
+	out := map[string]float64{}
+	for _, r := range records {
+		var dims []string
+		if len(r.DimensionSets) > 0 {
+			for _, d := range r.DimensionSets[0] {
+				dims = append(dims, d+"="+r.Dims[d])
+			}
+		}
+		for name, values := range r.Values {
+			for _, v := range values {
+				out[name+" "+strings.Join(dims, ",")] += v
+			}
+		}
+	}
+	return out
 }

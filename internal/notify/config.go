@@ -9,6 +9,7 @@ import (
 
 	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/logging"
+	"github.com/jobwatch/jobwatch/internal/metrics"
 	"github.com/jobwatch/jobwatch/internal/settings"
 )
 
@@ -28,8 +29,21 @@ type Config struct {
 	// (STATE_TABLE); empty: no de-duplication.
 	StateTable string
 	// IdempotencyWindow is how long a delivery is remembered
-	// (IDEMPOTENCY_WINDOW, default 7 days).
+	// (IDEMPOTENCY_WINDOW, default 15 days: longer than the dead-letter
+	// queues keep a message, 14 days, so that no redrive outlives the
+	// claims and publishes again).
 	IdempotencyWindow time.Duration
+	// CompletionsQueueURL is the completions queue, where a delayed copy
+	// replaces a message a sink failed for the time being
+	// (COMPLETIONS_QUEUE_URL); empty: it is left for redelivery.
+	CompletionsQueueURL string
+	// DeadLetterQueueURL is the completions queue's dead-letter queue,
+	// where poison is parked at once (COMPLETIONS_DEAD_LETTER_QUEUE_URL);
+	// empty: it is left for redelivery, reaching it after maxReceiveCount.
+	DeadLetterQueueURL string
+	// MetricsNamespace is the CloudWatch namespace of the metrics
+	// (METRICS_NAMESPACE, default jobwatch).
+	MetricsNamespace string
 
 	// SNSTopicARN is the topic notifications go to (SNS_TOPIC_ARN);
 	// empty: the SNS sink is off.
@@ -53,6 +67,12 @@ type Config struct {
 	// by default, and never set by the template.
 	SlackAllowInsecureLocal bool
 }
+
+// DefaultIdempotencyWindow is how long a delivery is remembered unless
+// IDEMPOTENCY_WINDOW says otherwise: a day beyond the 14 days the
+// dead-letter queues keep a message, so that a message redriven on their
+// last day still finds the claims of the sinks that delivered it.
+const DefaultIdempotencyWindow = 15 * 24 * time.Hour
 
 // Default routing: SNS gets every status (subscriptions filter), Slack
 // the ends of jobs.
@@ -91,7 +111,13 @@ func LoadConfig(env *settings.Env) (Config, error) {
 		AccountID:         env.Required("ACCOUNT_ID"),
 		Region:            env.Required("AWS_REGION"),
 		StateTable:        env.String("STATE_TABLE", ""),
-		IdempotencyWindow: env.Duration("IDEMPOTENCY_WINDOW", 7*24*time.Hour, time.Hour, 365*24*time.Hour),
+		IdempotencyWindow: env.Duration("IDEMPOTENCY_WINDOW", DefaultIdempotencyWindow, time.Hour, 365*24*time.Hour),
+		MetricsNamespace:  env.String("METRICS_NAMESPACE", metrics.DefaultNamespace),
+	}
+	for name, dst := range map[string]*string{"COMPLETIONS_QUEUE_URL": &c.CompletionsQueueURL, "COMPLETIONS_DEAD_LETTER_QUEUE_URL": &c.DeadLetterQueueURL} {
+		if env.String(name, "") != "" {
+			*dst = env.QueueURL(name)
+		}
 	}
 	level := env.OneOf("LOG_LEVEL", "INFO", "DEBUG", "INFO", "WARN", "ERROR")
 

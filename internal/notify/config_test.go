@@ -28,32 +28,36 @@ var goodConfigs = map[string]struct {
 		env: configEnv(),
 		want: Config{EventBusName: "jobwatch", EventSource: "jobwatch.amplifybackend", AccountID: "123456789012", Region: "eu-west-1", LogLevel: slog.LevelInfo,
 			SNSStatuses:   []string{"COMPLETED", "FAILED", "TIMED_OUT", "LOST", "STILL_RUNNING"},
-			SlackStatuses: []string{"COMPLETED", "FAILED", "TIMED_OUT", "LOST"}, SlackWebhookTTL: 5 * time.Minute, IdempotencyWindow: 7 * 24 * time.Hour},
+			SlackStatuses: []string{"COMPLETED", "FAILED", "TIMED_OUT", "LOST"}, SlackWebhookTTL: 5 * time.Minute, IdempotencyWindow: 15 * 24 * time.Hour, MetricsNamespace: "jobwatch"},
 	},
 	"everything set": {
 		env: configEnv("EVENT_BUS_NAME", "arn:aws:events:eu-west-1:123456789012:event-bus/ops", "EVENT_SOURCE", "acme.jobs", "LOG_LEVEL", "debug",
 			"SNS_TOPIC_ARN", "arn:aws:sns:eu-west-1:123456789012:jobwatch-NotificationTopic-AbC123", "SNS_STATUSES", "failed, TIMED_OUT,FAILED",
 			"SLACK_WEBHOOK_PARAMETER", "ssm:/jobwatch/slack-webhook", "SLACK_STATUSES", "FAILED,STILL_RUNNING", "SLACK_WEBHOOK_TTL", "1m",
-			"SLACK_WEBHOOK_ALLOW_INSECURE_LOCAL", "true"),
+			"SLACK_WEBHOOK_ALLOW_INSECURE_LOCAL", "true", "IDEMPOTENCY_WINDOW", "480h", "METRICS_NAMESPACE", "acme/jobs",
+			"COMPLETIONS_QUEUE_URL", "https://sqs.eu-west-1.amazonaws.com/123456789012/completions",
+			"COMPLETIONS_DEAD_LETTER_QUEUE_URL", "https://sqs.eu-west-1.amazonaws.com/123456789012/completions-dlq"),
 		want: Config{EventBusName: "arn:aws:events:eu-west-1:123456789012:event-bus/ops", EventSource: "acme.jobs",
 			AccountID: "123456789012", Region: "eu-west-1", LogLevel: slog.LevelDebug,
 			SNSTopicARN: "arn:aws:sns:eu-west-1:123456789012:jobwatch-NotificationTopic-AbC123", SNSStatuses: []string{"FAILED", "TIMED_OUT"},
 			SlackWebhook: SecretRef{Store: "ssm", Name: "/jobwatch/slack-webhook"}, SlackStatuses: []string{"FAILED", "STILL_RUNNING"},
-			SlackWebhookTTL: time.Minute, SlackAllowInsecureLocal: true, IdempotencyWindow: 7 * 24 * time.Hour},
+			SlackWebhookTTL: time.Minute, SlackAllowInsecureLocal: true, IdempotencyWindow: 20 * 24 * time.Hour, MetricsNamespace: "acme/jobs",
+			CompletionsQueueURL: "https://sqs.eu-west-1.amazonaws.com/123456789012/completions",
+			DeadLetterQueueURL:  "https://sqs.eu-west-1.amazonaws.com/123456789012/completions-dlq"},
 	},
 	"webhook in Secrets Manager": {
 		env: configEnv("SLACK_WEBHOOK_PARAMETER", "secretsmanager:jobwatch/slack"),
 		want: Config{EventBusName: "jobwatch", EventSource: "jobwatch.amplifybackend", AccountID: "123456789012", Region: "eu-west-1", LogLevel: slog.LevelInfo,
 			SNSStatuses:  []string{"COMPLETED", "FAILED", "TIMED_OUT", "LOST", "STILL_RUNNING"},
 			SlackWebhook: SecretRef{Store: "secretsmanager", Name: "jobwatch/slack"}, SlackStatuses: []string{"COMPLETED", "FAILED", "TIMED_OUT", "LOST"},
-			SlackWebhookTTL: 5 * time.Minute, IdempotencyWindow: 7 * 24 * time.Hour},
+			SlackWebhookTTL: 5 * time.Minute, IdempotencyWindow: 15 * 24 * time.Hour, MetricsNamespace: "jobwatch"},
 	},
 	"names of 256 characters": {
 		env: configEnv("EVENT_BUS_NAME", strings.Repeat("b", 256), "SNS_TOPIC_ARN", "arn:aws:sns:eu-west-1:123456789012:"+strings.Repeat("t", 256)),
 		want: Config{EventBusName: strings.Repeat("b", 256), EventSource: "jobwatch.amplifybackend", AccountID: "123456789012", Region: "eu-west-1", LogLevel: slog.LevelInfo,
 			SNSTopicARN:   "arn:aws:sns:eu-west-1:123456789012:" + strings.Repeat("t", 256),
 			SNSStatuses:   []string{"COMPLETED", "FAILED", "TIMED_OUT", "LOST", "STILL_RUNNING"},
-			SlackStatuses: []string{"COMPLETED", "FAILED", "TIMED_OUT", "LOST"}, SlackWebhookTTL: 5 * time.Minute, IdempotencyWindow: 7 * 24 * time.Hour},
+			SlackStatuses: []string{"COMPLETED", "FAILED", "TIMED_OUT", "LOST"}, SlackWebhookTTL: 5 * time.Minute, IdempotencyWindow: 15 * 24 * time.Hour, MetricsNamespace: "jobwatch"},
 	},
 }
 
@@ -100,6 +104,14 @@ var badConfigs = map[string]struct {
 	"insecure-local switch not a boolean": {
 		env:      configEnv("SLACK_WEBHOOK_ALLOW_INSECURE_LOCAL", "yes"),
 		wantErrs: []string{`setting SLACK_WEBHOOK_ALLOW_INSECURE_LOCAL: is "yes"; want one of false, true`},
+	},
+	"not a queue URL": {
+		env:      configEnv("COMPLETIONS_DEAD_LETTER_QUEUE_URL", "completions-dlq"),
+		wantErrs: []string{`setting COMPLETIONS_DEAD_LETTER_QUEUE_URL: is "completions-dlq"; want a queue URL`},
+	},
+	"idempotency window out of range": {
+		env:      configEnv("IDEMPOTENCY_WINDOW", "1m"),
+		wantErrs: []string{"setting IDEMPOTENCY_WINDOW: is 1m0s; want between 1h0m0s and 8760h0m0s"},
 	},
 	"webhook TTL out of range": {
 		env:      configEnv("SLACK_WEBHOOK_TTL", "0s"),

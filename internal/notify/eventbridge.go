@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
 	"github.com/jobwatch/jobwatch/internal/contract"
+	"github.com/jobwatch/jobwatch/internal/metrics"
 )
 
 // PutEvents limits: entries per call, and bytes per call counted the way
@@ -38,6 +39,11 @@ type EventBridgeOptions struct {
 	Resend ResendOptions
 	// Logger receives a line for each entry resent; slog.Default when nil.
 	Logger *slog.Logger
+	// Metrics receives, for each status change put on the bus, what it
+	// tells of its job: JobsEnded, JobDurationSeconds and
+	// DetectionLagSeconds. Under Deduplicate a change is put once, so
+	// duplicates are not counted. Nil records nothing.
+	Metrics *metrics.Recorder
 }
 
 // EventBridge is the sink that puts each status change on the project's
@@ -59,26 +65,43 @@ func NewEventBridge(client eventPutter, opts EventBridgeOptions) *EventBridge {
 // EventBridge's PutEvents, SNS's PublishBatch.
 type EntryError struct {
 	Code, Message string
+	// SenderFault says the service refused the entry itself (SNS's
+	// SenderFault; EventBridge's InvalidArgument and MalformedDetail):
+	// sending it again cannot succeed.
+	SenderFault bool
 }
 
 // Error reads like the SDK's: "ThrottlingException: Rate exceeded".
 func (e *EntryError) Error() string { return e.Code + ": " + e.Message }
 
-// retryable reports whether resending the entry may succeed: throttling
-// and internal failures may pass on a later call, a refused entry won't.
-func (e *EntryError) retryable() bool {
-	switch e.Code {
-	case "InvalidArgument", "MalformedDetail":
-		return false
-	}
-	return true
-}
+// ErrorCode is the service's code for the entry's failure, so that a
+// throttled entry is told apart as the SDK tells throttling apart.
+func (e *EntryError) ErrorCode() string { return e.Code }
+
+// RetryableError reports whether sending the entry again may succeed:
+// throttling and internal failures may pass on a later call, a refused
+// entry won't. The batch sinks resend with it, and notify decides with
+// it between a delayed copy and the dead-letter queue.
+func (e *EntryError) RetryableError() bool { return !e.SenderFault }
+
+// eventRefused reports whether EventBridge's code for an entry refuses
+// the entry itself.
+func eventRefused(code string) bool { return code == "InvalidArgument" || code == "MalformedDetail" }
+
+// refusal is an error no later attempt can cure: a change too big for a
+// sink, or one that does not encode, or a message that does not decode.
+type refusal struct{ error }
+
+// RetryableError implements the SDK's retryable-error interface: never.
+func (refusal) RetryableError() bool { return false }
+
+func (r refusal) Unwrap() error { return r.error }
 
 // entry returns the PutEvents entry for c, or why it cannot be sent.
 func (s *EventBridge) entry(_ int, c Change) (types.PutEventsRequestEntry, error) {
 	detail, err := json.Marshal(c.StatusChange)
 	if err != nil {
-		return types.PutEventsRequestEntry{}, fmt.Errorf("encode status change %s: %w", c.EventKey, err)
+		return types.PutEventsRequestEntry{}, refusal{fmt.Errorf("encode status change %s: %w", c.EventKey, err)}
 	}
 	e := types.PutEventsRequestEntry{
 		EventBusName: aws.String(s.opts.BusName),
@@ -88,7 +111,7 @@ func (s *EventBridge) entry(_ int, c Change) (types.PutEventsRequestEntry, error
 		Detail:       aws.String(string(detail)),
 	}
 	if n := entrySize(e); n > maxBytesPerCall {
-		return e, fmt.Errorf("event %s is %d bytes; PutEvents takes at most %d", c.EventKey, n, maxBytesPerCall)
+		return e, refusal{fmt.Errorf("event %s is %d bytes; PutEvents takes at most %d", c.EventKey, n, maxBytesPerCall)}
 	}
 	return e, nil
 }
@@ -111,10 +134,16 @@ func entrySize(e types.PutEventsRequestEntry) int {
 // after a jittered backoff, until Resend.MaxAttempts calls were made for
 // them.
 func (s *EventBridge) Publish(ctx context.Context, changes []Change) []error {
-	return publish(ctx, s.batcher, changes, s.entry, entrySize,
+	errs := publish(ctx, s.batcher, changes, s.entry, entrySize,
 		func(entries []types.PutEventsRequestEntry, errs []error, idx []int) []int {
 			return s.put(ctx, changes, entries, errs, idx)
 		})
+	for i, err := range errs {
+		if err == nil {
+			recordEnd(s.opts.Metrics, changes[i].StatusChange)
+		}
+	}
+	return errs
 }
 
 // put makes one PutEvents call for the changes at idx, records each
@@ -139,9 +168,10 @@ func (s *EventBridge) put(ctx context.Context, changes []Change, entries []types
 		}
 		switch {
 		case res.ErrorCode != nil:
-			ee := &EntryError{Code: aws.ToString(res.ErrorCode), Message: aws.ToString(res.ErrorMessage)}
+			code := aws.ToString(res.ErrorCode)
+			ee := &EntryError{Code: code, Message: aws.ToString(res.ErrorMessage), SenderFault: eventRefused(code)}
 			errs[i] = fmt.Errorf("put event %s on bus %s: %w", changes[i].EventKey, s.opts.BusName, ee)
-			if ee.retryable() {
+			if ee.RetryableError() {
 				resend = append(resend, i)
 			}
 		case res.EventId == nil:

@@ -95,7 +95,7 @@ func TestHandleSQSFixtures(t *testing.T) {
 				assertSameJSON(t, got[i], want[i])
 			}
 
-			lines := logs.lines(t, "malformed completion message; leaving it for redelivery and the dead-letter queue")
+			lines := logs.lines(t, "malformed completion message; it goes to the dead-letter queue")
 			if len(lines) != len(tc.wantFailed) {
 				t.Fatalf("%d malformed lines, want %d", len(lines), len(tc.wantFailed))
 			}

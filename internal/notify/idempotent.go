@@ -34,8 +34,10 @@ var ErrInProgress = state.ErrDeliveryInProgress
 
 // IdempotencyOptions tune Deduplicate.
 type IdempotencyOptions struct {
-	// Window is how long a delivered change is remembered (default 7 days,
-	// beyond the queues' retention, so no redelivery outlives it).
+	// Window is how long a delivered change is remembered (default
+	// DefaultIdempotencyWindow, 15 days: beyond the queues' retention and
+	// the dead-letter queues' 14 days, so no redelivery or redrive
+	// outlives it).
 	Window time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
@@ -46,7 +48,7 @@ type IdempotencyOptions struct {
 // changes already delivered count as delivered without reaching the sink.
 func Deduplicate(sink Sink, claims Claims, o IdempotencyOptions) Sink {
 	if o.Window <= 0 {
-		o.Window = 7 * 24 * time.Hour
+		o.Window = DefaultIdempotencyWindow
 	}
 	if o.Now == nil {
 		o.Now = time.Now

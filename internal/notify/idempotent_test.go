@@ -9,7 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/jobwatch/jobwatch/internal/contract"
+	"github.com/jobwatch/jobwatch/internal/dev/samtemplate"
 	"github.com/jobwatch/jobwatch/internal/dev/testenv"
 	"github.com/jobwatch/jobwatch/internal/state"
 )
@@ -127,5 +133,44 @@ func TestClaimInProgress(t *testing.T) {
 	_, _ = claims.ClaimDelivery(ctx, claimKey(dchange("z", "FAILED").EventKey), now.Add(time.Minute))
 	if errs := d.Publish(ctx, []Change{dchange("z", "FAILED")}); errs[0] == nil || !strings.Contains(errs[0].Error(), "another invocation") {
 		t.Errorf("change claimed elsewhere: %v, want an in-progress error (redelivered later)", errs[0])
+	}
+}
+
+// TestClaimsOutliveRedrives checks a delivered change is remembered
+// longer than any queue of the template keeps a message (the dead-letter
+// queues' 14 days): a message redriven on a dead-letter queue's last day
+// still finds the claims of the sinks that delivered it, and reaches
+// none of them twice.
+func TestClaimsOutliveRedrives(t *testing.T) {
+	app, err := samtemplate.Load("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	longest := time.Duration(0)
+	for _, q := range app.Queues {
+		longest = max(longest, q.MessageRetention)
+	}
+	if longest < 14*24*time.Hour {
+		t.Fatalf("the longest retention of the template's queues is %v; want the dead-letter queues' 14 days", longest)
+	}
+	c, table := testenv.Table(t, "claims")
+	now := time.Now()
+	sink := &countingSink{delivered: map[string]int{}}
+	ch := dchange("r", "COMPLETED")
+	if errs := Deduplicate(sink, state.New(c, table, state.Options{}), IdempotencyOptions{Now: func() time.Time { return now }}).
+		Publish(t.Context(), []Change{ch}); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	out, err := c.GetItem(t.Context(), &dynamodb.GetItemInput{TableName: aws.String(table),
+		Key: map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: "evt#" + ch.EventKey + "#counting"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claim struct{ ExpiresAt int64 }
+	if err := attributevalue.UnmarshalMap(out.Item, &claim); err != nil {
+		t.Fatal(err)
+	}
+	if remembered := time.Unix(claim.ExpiresAt, 0).Sub(now); remembered <= longest || remembered > DefaultIdempotencyWindow {
+		t.Errorf("the claim is kept %v; want the default window, %v, beyond the %v a queue keeps a message", remembered, DefaultIdempotencyWindow, longest)
 	}
 }

@@ -113,8 +113,14 @@ func checkEvents(t *testing.T, got []receivedEvent, sent map[string]queue.Messag
 
 // createQueue creates an SQS queue, returning its URL and ARN.
 func createQueue(t *testing.T, sq *sqs.Client, prefix string) (url, arn string) {
+	return createQueueWith(t, sq, prefix, nil)
+}
+
+// createQueueWith creates a queue with the attributes with (RedrivePolicy,
+// VisibilityTimeout, …), returning its URL and ARN.
+func createQueueWith(t *testing.T, sq *sqs.Client, prefix string, with map[string]string) (url, arn string) {
 	t.Helper()
-	q, err := sq.CreateQueue(t.Context(), &sqs.CreateQueueInput{QueueName: aws.String(testenv.Name(t, prefix))})
+	q, err := sq.CreateQueue(t.Context(), &sqs.CreateQueueInput{QueueName: aws.String(testenv.Name(t, prefix)), Attributes: with})
 	if err != nil {
 		t.Fatalf("create queue: %v", err)
 	}

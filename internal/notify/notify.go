@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/logging"
@@ -32,21 +33,38 @@ type Sink interface {
 // every one of its sinks; the sinks of a batch run side by side. A sink
 // meant for some statuses only is wrapped with Only.
 type Notifier struct {
-	sinks []Sink
-	log   *slog.Logger
+	sinks  []Sink
+	log    *slog.Logger
+	o      Options
+	sender *queue.Sender // sends what o says, when o.SQS is set
 }
 
-// New returns a Notifier logging to log and publishing to sinks.
-func New(log *slog.Logger, sinks ...Sink) *Notifier {
-	return &Notifier{sinks: sinks, log: log}
+// New returns a Notifier logging to log and publishing to sinks, which
+// leaves every message it could not deliver for redelivery.
+func New(log *slog.Logger, sinks ...Sink) *Notifier { return NewWithOptions(log, Options{}, sinks...) }
+
+// NewWithOptions returns a Notifier logging to log and publishing to
+// sinks, which settles the messages it could not deliver as o says.
+func NewWithOptions(log *slog.Logger, o Options, sinks ...Sink) *Notifier {
+	if o.SQS == nil {
+		o.QueueURL, o.DeadLetterURL = "", ""
+	}
+	return &Notifier{sinks: sinks, log: log, o: o, sender: queue.NewSender(o.SQS)}
 }
 
 // Notify publishes the status change of each message to every sink and
-// returns the ids of the messages to redeliver, in the order received:
-// the malformed ones and those some sink failed. A message whose change
-// every sink delivered is never among them.
+// settles those not delivered everywhere (see Options): it returns the
+// ids of the messages to redeliver, in the order received. A message
+// whose change every sink delivered is never among them. The sinks stop
+// a little before ctx's deadline, so that what follows still has time.
 func (n *Notifier) Notify(ctx context.Context, msgs []queue.Message) (failed []string) {
-	redeliver := make(map[string]bool)
+	publishCtx := ctx
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) > 2*reserve {
+		var cancel context.CancelFunc
+		publishCtx, cancel = context.WithDeadline(ctx, deadline.Add(-reserve))
+		defer cancel()
+	}
+	problems := make(map[string][]error)
 	changes := make([]Change, 0, len(msgs))
 	for _, m := range msgs {
 		s, err := contract.DecodeStatusChange([]byte(m.Body))
@@ -58,27 +76,22 @@ func (n *Notifier) Notify(ctx context.Context, msgs []queue.Message) (failed []s
 			if s.AppID != "" { // what could be decoded still tells which job it is about
 				lctx = logging.With(ctx, logging.Job(s.AppID, s.BackendEnvironmentName, s.JobID)...)
 			}
-			n.log.ErrorContext(lctx, "malformed completion message; leaving it for redelivery and the dead-letter queue",
+			n.log.ErrorContext(lctx, "malformed completion message; it goes to the dead-letter queue",
 				"messageId", m.ID, "error", err.Error())
-			redeliver[m.ID] = true
+			problems[m.ID] = []error{refusal{err}}
 			continue
 		}
 		changes = append(changes, Change{MessageID: m.ID, StatusChange: s})
 	}
 	if len(changes) > 0 {
-		n.publishAll(ctx, changes, redeliver)
+		n.publishAll(publishCtx, changes, problems)
 	}
-	for _, m := range msgs {
-		if redeliver[m.ID] {
-			failed = append(failed, m.ID)
-		}
-	}
-	return failed
+	return n.settle(ctx, msgs, problems)
 }
 
 // publishAll runs the sinks side by side, then logs each change's outcome
-// and marks its message for redelivery if any sink failed it.
-func (n *Notifier) publishAll(ctx context.Context, changes []Change, redeliver map[string]bool) {
+// and records in problems, by message, what each failing sink answered.
+func (n *Notifier) publishAll(ctx context.Context, changes []Change, problems map[string][]error) {
 	results := make([][]error, len(n.sinks))
 	var wg sync.WaitGroup
 	for i, sink := range n.sinks {
@@ -94,14 +107,13 @@ func (n *Notifier) publishAll(ctx context.Context, changes []Change, redeliver m
 				ok = false
 				n.log.ErrorContext(lctx, "status change not delivered; the message will be redelivered",
 					"messageId", c.MessageID, "eventKey", c.EventKey, "status", c.Status, "sink", sink.Name(), "error", err.Error())
+				problems[c.MessageID] = append(problems[c.MessageID], fmt.Errorf("%s: %w", sink.Name(), err))
 			}
 		}
 		if ok {
 			n.log.InfoContext(lctx, "status change published",
 				"messageId", c.MessageID, "eventKey", c.EventKey, "status", c.Status)
-			continue
 		}
-		redeliver[c.MessageID] = true
 	}
 }
 

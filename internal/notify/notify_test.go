@@ -296,7 +296,7 @@ func TestNotifyMalformedMessages(t *testing.T) {
 			if sent := bus.sent(); len(sent) != 1 || sent[good.EventKey] != 1 {
 				t.Errorf("sent %v, want only the good message's event", sent)
 			}
-			lines := logs.lines(t, "malformed completion message; leaving it for redelivery and the dead-letter queue")
+			lines := logs.lines(t, "malformed completion message; it goes to the dead-letter queue")
 			if len(lines) != 1 {
 				t.Fatalf("%d malformed lines, want 1", len(lines))
 			}

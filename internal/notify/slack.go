@@ -98,7 +98,7 @@ func (s *Slack) Publish(ctx context.Context, changes []Change) []error {
 func (s *Slack) send(ctx context.Context, u WebhookURL, c Change) error {
 	body, err := json.Marshal(SlackMessage(c.StatusChange, s.opts.Region))
 	if err != nil {
-		return fmt.Errorf("encode the message: %w", err)
+		return refusal{fmt.Errorf("encode the message: %w", err)}
 	}
 	for attempt := 1; ; attempt++ {
 		if err := s.pacer.wait(ctx); err != nil {
@@ -256,6 +256,15 @@ func (e *SlackError) Error() string {
 func (e *SlackError) Temporary() bool {
 	return e.StatusCode == http.StatusTooManyRequests || e.StatusCode >= 500
 }
+
+// RetryableError reports whether posting again later may succeed
+// (Temporary): notify decides with it between a delayed copy of the
+// message and the dead-letter queue (a webhook gone, 404 or 410, is
+// poison).
+func (e *SlackError) RetryableError() bool { return e.Temporary() }
+
+// HTTPStatusCode is the status of Slack's answer.
+func (e *SlackError) HTTPStatusCode() int { return e.StatusCode }
 
 // redact is the last guard: an error naming the URL, or its path where
 // the token is, loses its text. post's errors never do.

@@ -83,7 +83,10 @@ func (s *SNS) entry(i int, c Change) (types.PublishBatchRequestEntry, error) {
 	if n := snsEntrySize(e); err == nil && n > maxSNSBytes {
 		err = fmt.Errorf("notification %s is %d bytes; SNS takes at most %d", c.EventKey, n, maxSNSBytes)
 	}
-	return e, err
+	if err != nil {
+		return e, refusal{err}
+	}
+	return e, nil
 }
 
 // publishBatch makes one PublishBatch call for the changes at idx,
@@ -115,9 +118,9 @@ func (s *SNS) publishBatch(ctx context.Context, changes []Change, entries []type
 			continue
 		}
 		answered[i] = true
-		ee := &EntryError{Code: aws.ToString(f.Code), Message: aws.ToString(f.Message)}
+		ee := &EntryError{Code: aws.ToString(f.Code), Message: aws.ToString(f.Message), SenderFault: f.SenderFault}
 		errs[i] = fmt.Errorf("publish %s to topic %s: %w", changes[i].EventKey, s.opts.TopicARN, ee)
-		if !f.SenderFault {
+		if ee.RetryableError() {
 			resend = append(resend, i)
 		}
 	}

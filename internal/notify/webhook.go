@@ -294,7 +294,9 @@ func (w *WebhookSecret) fetch(ctx context.Context) (WebhookURL, error) {
 	}
 	u, err := ParseWebhookURL(raw, w.opts.AllowInsecureLocal)
 	if err != nil {
-		return WebhookURL{}, fmt.Errorf("the value of %s: %w", w.ref, err)
+		// Stored wrong: no later attempt can cure it until someone stores
+		// a webhook URL.
+		return WebhookURL{}, refusal{fmt.Errorf("the value of %s: %w", w.ref, err)}
 	}
 	return u, nil
 }

@@ -4,16 +4,20 @@ import (
 	"time"
 
 	"github.com/jobwatch/jobwatch/internal/logging"
+	"github.com/jobwatch/jobwatch/internal/metrics"
 	"github.com/jobwatch/jobwatch/internal/schedule"
 	"github.com/jobwatch/jobwatch/internal/settings"
 )
 
 // ReadConfig reads the poll function's settings: JOBS_QUEUE_URL,
-// COMPLETIONS_QUEUE_URL and WAITING_QUEUE_URL (required), STATE_TABLE
-// (the tracked jobs; optional), NOT_FOUND_GRACE
-// (2m), NOT_FOUND_RETRY (5s), STILL_RUNNING_AFTER (2h; 0 turns the warning
-// off), POLL_POLICY (jobwatch) and LOG_LEVEL (INFO). The error names every
-// bad setting. The Logger is left for the caller to set.
+// COMPLETIONS_QUEUE_URL and WAITING_QUEUE_URL (required),
+// JOBS_DEAD_LETTER_QUEUE_URL (where poison is parked at once; optional),
+// ALLOWED_APP_IDS (required: the apps a push hint looks at), STATE_TABLE
+// (the tracked jobs; optional), NOT_FOUND_GRACE (2m), NOT_FOUND_RETRY
+// (5s), STILL_RUNNING_AFTER (2h; 0 turns the warning off), POLL_POLICY
+// (jobwatch), METRICS_NAMESPACE (jobwatch) and LOG_LEVEL (INFO). The error
+// names every bad setting. The Logger and Metrics are left for the caller
+// to set.
 func ReadConfig(env *settings.Env, seed uint64) (Config, error) {
 	cfg := Config{
 		JobsQueueURL:        env.QueueURL("JOBS_QUEUE_URL"),
@@ -24,7 +28,12 @@ func ReadConfig(env *settings.Env, seed uint64) (Config, error) {
 		StillRunningAfter:   env.Duration("STILL_RUNNING_AFTER", 2*time.Hour, 0, 30*24*time.Hour),
 		StateTable:          env.String("STATE_TABLE", ""),
 		AppIDs:              env.List("ALLOWED_APP_IDS"),
+		MetricsNamespace:    env.String("METRICS_NAMESPACE", metrics.DefaultNamespace),
 	}
+	if env.String("JOBS_DEAD_LETTER_QUEUE_URL", "") != "" {
+		cfg.DeadLetterQueueURL = env.QueueURL("JOBS_DEAD_LETTER_QUEUE_URL")
+	}
+	env.Check("ALLOWED_APP_IDS", len(cfg.AppIDs) > 0, "is required: the apps whose environments a push hint looks at")
 	policy := env.OneOf("POLL_POLICY", "jobwatch", schedule.Names()...)
 	level := env.OneOf("LOG_LEVEL", "INFO", "DEBUG", "INFO", "WARN", "ERROR")
 	if err := env.Err(); err != nil {

@@ -52,6 +52,7 @@ func (p *Poller) HandleLambda(ctx context.Context, payload json.RawMessage) (any
 }
 
 func (p *Poller) handleStackEvent(ctx context.Context, payload []byte) (any, error) {
+	defer p.flush(ctx)
 	var ev struct {
 		Detail struct {
 			StackID       string `json:"stack-id"`

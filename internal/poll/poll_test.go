@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -127,6 +128,7 @@ func newHarness(policy schedule.Policy) *harness {
 		JobsQueueURL: "jobs", CompletionsQueueURL: "completions", WaitingQueueURL: "waiting",
 		NotFoundGrace: 2 * time.Minute, NotFoundRetry: 5 * time.Second, Policy: policy,
 		Now: func() time.Time { return t0 }, Logger: slog.New(slog.NewJSONHandler(h.logs, nil)),
+		Retry: queue.Retry{Rand: func() float64 { return 0 }},
 	}, h.api, h.queue)
 	return h
 }
@@ -148,146 +150,175 @@ func (h *harness) requeued(t *testing.T) []sqstypes.SendMessageBatchRequestEntry
 	return h.queue.sent["jobs"]
 }
 
-func TestOutcomes(t *testing.T) {
-	throttled := &types.TooManyRequestsException{Message: aws.String("Rate exceeded")}
-	tests := map[string]struct {
-		job        *jobState
-		err        error
-		msg        func(*contract.TrackingMessage)
-		wantStatus string // status change sent, "" for none
-		wantDelay  int32  // re-queue delay, -1 for none
-		wantFailed bool
-		// stillRunningAfter configures the STILL_RUNNING warning.
-		stillRunningAfter time.Duration
-		check             func(t *testing.T, c contract.StatusChange, m contract.TrackingMessage)
-	}{
-		"running past the warning age: STILL_RUNNING once, and re-queued": {
-			job: &jobState{Status: "RUNNING", Operation: "CloneBackend"}, stillRunningAfter: 4 * time.Minute,
-			wantStatus: "STILL_RUNNING", wantDelay: 10,
-			check: func(t *testing.T, c contract.StatusChange, m contract.TrackingMessage) {
-				if c.PreviousStatus != "RUNNING" || c.EventKey != "d1/dev/j/STILL_RUNNING" || c.DurationSeconds != 300 || !m.StillRunningSent {
-					t.Errorf("status change %+v, re-queued %+v", c, m)
-				}
-			},
+// outcomeCase is one lookup and what poll makes of it.
+type outcomeCase struct {
+	job        *jobState
+	err        error
+	msg        func(*contract.TrackingMessage)
+	wantStatus string // status change sent, "" for none
+	wantDelay  int32  // re-queue delay, -1 for none
+	wantFailed bool
+	// wantAttempt is the re-queued message's attempt attribute (a copy
+	// after a transient failure), wantParked that it went to the
+	// dead-letter queue.
+	wantAttempt int
+	wantParked  bool
+	// stillRunningAfter configures the STILL_RUNNING warning.
+	stillRunningAfter time.Duration
+	check             func(t *testing.T, c contract.StatusChange, m contract.TrackingMessage)
+}
+
+var outcomeCases = map[string]outcomeCase{
+	"running past the warning age: STILL_RUNNING once, and re-queued": {
+		job: &jobState{Status: "RUNNING", Operation: "CloneBackend"}, stillRunningAfter: 4 * time.Minute,
+		wantStatus: "STILL_RUNNING", wantDelay: 10,
+		check: func(t *testing.T, c contract.StatusChange, m contract.TrackingMessage) {
+			if c.PreviousStatus != "RUNNING" || c.EventKey != "d1/dev/j/STILL_RUNNING" || c.DurationSeconds != 300 || !m.StillRunningSent {
+				t.Errorf("status change %+v, re-queued %+v", c, m)
+			}
 		},
-		"warning already sent: none again": {
-			job: &jobState{Status: "RUNNING", Operation: "CloneBackend"}, stillRunningAfter: 4 * time.Minute,
-			msg: func(m *contract.TrackingMessage) { m.StillRunningSent = true }, wantDelay: 10,
+	},
+	"warning already sent: none again": {
+		job: &jobState{Status: "RUNNING", Operation: "CloneBackend"}, stillRunningAfter: 4 * time.Minute,
+		msg: func(m *contract.TrackingMessage) { m.StillRunningSent = true }, wantDelay: 10,
+	},
+	"younger than the warning age: none": {
+		job: &jobState{Status: "RUNNING", Operation: "CloneBackend"}, stillRunningAfter: time.Hour, wantDelay: 10,
+	},
+	"still running: re-queued by the policy": {
+		job: &jobState{Status: "RUNNING", Operation: "CloneBackend", CreateTime: "2026-11-25T11:55:00.000Z"}, wantDelay: 10,
+		check: func(t *testing.T, _ contract.StatusChange, m contract.TrackingMessage) {
+			if m.Polls != 4 || m.LastStatus != "RUNNING" || m.CreateTime != "2026-11-25T11:55:00.000Z" {
+				t.Errorf("re-queued message = %+v", m)
+			}
 		},
-		"younger than the warning age: none": {
-			job: &jobState{Status: "RUNNING", Operation: "CloneBackend"}, stillRunningAfter: time.Hour, wantDelay: 10,
+	},
+	"completed": {
+		job:        &jobState{Status: "COMPLETED", Operation: "CloneBackend", CreateTime: "2026-11-25T11:55:00Z", UpdateTime: "2026-11-25T11:59:30Z"},
+		wantStatus: "COMPLETED", wantDelay: -1,
+		check: func(t *testing.T, c contract.StatusChange, _ contract.TrackingMessage) {
+			if c.DurationSeconds != 270 || c.PreviousStatus != "RUNNING" || c.Polls != 4 || c.DetectedAt != "2026-11-25T12:00:00.000Z" ||
+				c.EventKey != "d1/dev/j/COMPLETED" || c.RequestID != "r-j" {
+				t.Errorf("status change = %+v", c)
+			}
 		},
-		"still running: re-queued by the policy": {
-			job: &jobState{Status: "RUNNING", Operation: "CloneBackend", CreateTime: "2026-11-25T11:55:00.000Z"}, wantDelay: 10,
-			check: func(t *testing.T, _ contract.StatusChange, m contract.TrackingMessage) {
-				if m.Polls != 4 || m.LastStatus != "RUNNING" || m.CreateTime != "2026-11-25T11:55:00.000Z" {
-					t.Errorf("re-queued message = %+v", m)
-				}
-			},
+	},
+	"failed carries the job's error": {
+		job:        &jobState{Status: "FAILED", Error: "stack rollback", Operation: "CloneBackend"},
+		wantStatus: "FAILED", wantDelay: -1,
+		check: func(t *testing.T, c contract.StatusChange, _ contract.TrackingMessage) {
+			if c.Error != "stack rollback" || c.DurationSeconds != 300 {
+				t.Errorf("status change = %+v", c)
+			}
 		},
-		"completed": {
-			job:        &jobState{Status: "COMPLETED", Operation: "CloneBackend", CreateTime: "2026-11-25T11:55:00Z", UpdateTime: "2026-11-25T11:59:30Z"},
-			wantStatus: "COMPLETED", wantDelay: -1,
-			check: func(t *testing.T, c contract.StatusChange, _ contract.TrackingMessage) {
-				if c.DurationSeconds != 270 || c.PreviousStatus != "RUNNING" || c.Polls != 4 || c.DetectedAt != "2026-11-25T12:00:00.000Z" ||
-					c.EventKey != "d1/dev/j/COMPLETED" || c.RequestID != "r-j" {
-					t.Errorf("status change = %+v", c)
-				}
-			},
+	},
+	"not found within the grace period: retried soon": {
+		msg:       func(m *contract.TrackingMessage) { m.SubmittedAt = t0.Add(-30 * time.Second) },
+		wantDelay: 5,
+	},
+	"not found past the grace period: lost": {
+		wantStatus: "LOST", wantDelay: -1,
+		check: func(t *testing.T, c contract.StatusChange, _ contract.TrackingMessage) {
+			if !strings.Contains(c.Error, "has not known job j") || c.DurationSeconds != 300 {
+				t.Errorf("status change = %+v", c)
+			}
 		},
-		"failed carries the job's error": {
-			job:        &jobState{Status: "FAILED", Error: "stack rollback", Operation: "CloneBackend"},
-			wantStatus: "FAILED", wantDelay: -1,
-			check: func(t *testing.T, c contract.StatusChange, _ contract.TrackingMessage) {
-				if c.Error != "stack rollback" || c.DurationSeconds != 300 {
-					t.Errorf("status change = %+v", c)
-				}
-			},
+	},
+	"past the deadline: timed out": {
+		job:        &jobState{Status: "RUNNING", Operation: "CloneBackend"},
+		msg:        func(m *contract.TrackingMessage) { m.Deadline = t0.Add(-time.Second) },
+		wantStatus: "TIMED_OUT", wantDelay: -1,
+		check: func(t *testing.T, c contract.StatusChange, _ contract.TrackingMessage) {
+			if c.PreviousStatus != "RUNNING" || !strings.Contains(c.Error, "still RUNNING at the deadline") {
+				t.Errorf("status change = %+v", c)
+			}
 		},
-		"not found within the grace period: retried soon": {
-			msg:       func(m *contract.TrackingMessage) { m.SubmittedAt = t0.Add(-30 * time.Second) },
-			wantDelay: 5,
-		},
-		"not found past the grace period: lost": {
-			wantStatus: "LOST", wantDelay: -1,
-			check: func(t *testing.T, c contract.StatusChange, _ contract.TrackingMessage) {
-				if !strings.Contains(c.Error, "has not known job j") || c.DurationSeconds != 300 {
-					t.Errorf("status change = %+v", c)
-				}
-			},
-		},
-		"past the deadline: timed out": {
-			job:        &jobState{Status: "RUNNING", Operation: "CloneBackend"},
-			msg:        func(m *contract.TrackingMessage) { m.Deadline = t0.Add(-time.Second) },
-			wantStatus: "TIMED_OUT", wantDelay: -1,
-			check: func(t *testing.T, c contract.StatusChange, _ contract.TrackingMessage) {
-				if c.PreviousStatus != "RUNNING" || !strings.Contains(c.Error, "still RUNNING at the deadline") {
-					t.Errorf("status change = %+v", c)
-				}
-			},
-		},
-		"ends at the deadline: the real outcome wins": {
-			job:        &jobState{Status: "COMPLETED", Operation: "CloneBackend"},
-			msg:        func(m *contract.TrackingMessage) { m.Deadline = t0.Add(-time.Second) },
-			wantStatus: "COMPLETED", wantDelay: -1,
-		},
-		"next lookup capped at the deadline": {
-			job:       &jobState{Status: "RUNNING", Operation: "CloneBackend"},
-			msg:       func(m *contract.TrackingMessage) { m.Deadline = t0.Add(3 * time.Second) },
-			wantDelay: 3,
-		},
-		"throttled: left for redelivery": {
-			err: throttled, wantDelay: -1, wantFailed: true,
-		},
-		"server error: left for redelivery": {
-			err: &smithy.GenericAPIError{Code: "InternalFailure", Fault: smithy.FaultServer}, wantDelay: -1, wantFailed: true,
-		},
-		"unknown status: still running, logged": {
-			job: &jobState{Status: "QUEUED", Operation: "CloneBackend"}, wantDelay: 10,
-		},
+	},
+	"ends at the deadline: the real outcome wins": {
+		job:        &jobState{Status: "COMPLETED", Operation: "CloneBackend"},
+		msg:        func(m *contract.TrackingMessage) { m.Deadline = t0.Add(-time.Second) },
+		wantStatus: "COMPLETED", wantDelay: -1,
+	},
+	"next lookup capped at the deadline": {
+		job:       &jobState{Status: "RUNNING", Operation: "CloneBackend"},
+		msg:       func(m *contract.TrackingMessage) { m.Deadline = t0.Add(3 * time.Second) },
+		wantDelay: 3,
+	},
+	// Issue 12 changed these two: a transient failure no longer leaves
+	// the message for redelivery (its receive count would park it
+	// during an outage) but sends a delayed copy in its stead.
+	"throttled: a delayed copy replaces the message": {
+		err: &types.TooManyRequestsException{Message: aws.String("Rate exceeded")}, wantDelay: 1, wantAttempt: 1, check: unchanged,
+	},
+	"server error: a delayed copy replaces the message": {
+		err: &smithy.GenericAPIError{Code: "InternalFailure", Fault: smithy.FaultServer}, wantDelay: 1, wantAttempt: 1, check: unchanged,
+	},
+	"refused lookup: parked in the dead-letter queue": {
+		err: &types.BadRequestException{Message: aws.String("bad job id")}, wantDelay: -1, wantParked: true,
+	},
+	"unknown status: still running, logged": {
+		job: &jobState{Status: "QUEUED", Operation: "CloneBackend"}, wantDelay: 10,
+	},
+}
+
+// unchanged checks a copy is the message as it came: no lookup counted.
+func unchanged(t *testing.T, _ contract.StatusChange, m contract.TrackingMessage) {
+	if m.Polls != 3 || m.LastStatus != "RUNNING" {
+		t.Errorf("copy = %+v; want the message unchanged", m)
 	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			h := newHarness(schedule.Fixed{Interval: 10 * time.Second})
-			h.p.cfg.StillRunningAfter = tc.stillRunningAfter
-			if tc.job != nil {
-				h.api.jobs["j"] = *tc.job
-			}
-			if tc.err != nil {
-				h.api.errs["j"] = tc.err
-			}
-			res := h.p.Handle(context.Background(), []queue.Message{tracking("j", tc.msg)})
-			if got := len(res.Failed) == 1; got != tc.wantFailed {
-				t.Errorf("failed = %v, want %v", res.Failed, tc.wantFailed)
-			}
-			changes := h.changes(t)
-			var change contract.StatusChange
-			switch {
-			case tc.wantStatus == "" && len(changes) > 0:
-				t.Errorf("unexpected status change %+v", changes)
-			case tc.wantStatus != "" && (len(changes) != 1 || changes[0].Status != tc.wantStatus):
-				t.Fatalf("status changes = %+v, want one %s", changes, tc.wantStatus)
-			case tc.wantStatus != "":
-				change = changes[0]
-				if ended := contract.IsTerminal(tc.wantStatus); ended != (len(h.queue.sent["waiting"]) == 1) {
-					t.Errorf("no wake-up sent for the environment whose job ended")
-				}
-			}
-			requeued := h.requeued(t)
-			var m contract.TrackingMessage
-			switch {
-			case tc.wantDelay < 0 && len(requeued) > 0:
-				t.Errorf("unexpected re-queue %v", requeued)
-			case tc.wantDelay >= 0:
-				if len(requeued) != 1 || requeued[0].DelaySeconds != tc.wantDelay {
-					t.Fatalf("re-queued = %+v, want one with DelaySeconds %d", requeued, tc.wantDelay)
-				}
-				m, _ = contract.DecodeTrackingMessage([]byte(aws.ToString(requeued[0].MessageBody)))
-			}
-			if tc.check != nil {
-				tc.check(t, change, m)
-			}
-		})
+}
+
+func TestOutcomes(t *testing.T) {
+	for name, tc := range outcomeCases {
+		t.Run(name, func(t *testing.T) { checkOutcome(t, tc) })
+	}
+}
+
+func checkOutcome(t *testing.T, tc outcomeCase) {
+	h := newHarness(schedule.Fixed{Interval: 10 * time.Second})
+	h.p.cfg.StillRunningAfter, h.p.cfg.DeadLetterQueueURL = tc.stillRunningAfter, "dlq"
+	if tc.job != nil {
+		h.api.jobs["j"] = *tc.job
+	}
+	if tc.err != nil {
+		h.api.errs["j"] = tc.err
+	}
+	res := h.p.Handle(context.Background(), []queue.Message{tracking("j", tc.msg)})
+	if got := len(res.Failed) == 1; got != tc.wantFailed {
+		t.Errorf("failed = %v, want %v", res.Failed, tc.wantFailed)
+	}
+	if parked := h.queue.sent["dlq"]; (len(parked) == 1) != tc.wantParked || (tc.wantParked && res.Parked != 1) {
+		t.Errorf("parked %d (%+v), want %v", len(parked), res, tc.wantParked)
+	}
+	changes := h.changes(t)
+	var change contract.StatusChange
+	switch {
+	case tc.wantStatus == "" && len(changes) > 0:
+		t.Errorf("unexpected status change %+v", changes)
+	case tc.wantStatus != "" && (len(changes) != 1 || changes[0].Status != tc.wantStatus):
+		t.Fatalf("status changes = %+v, want one %s", changes, tc.wantStatus)
+	case tc.wantStatus != "":
+		change = changes[0]
+		if ended := contract.IsTerminal(tc.wantStatus); ended != (len(h.queue.sent["waiting"]) == 1) {
+			t.Errorf("no wake-up sent for the environment whose job ended")
+		}
+	}
+	requeued := h.requeued(t)
+	var m contract.TrackingMessage
+	switch {
+	case tc.wantDelay < 0 && len(requeued) > 0:
+		t.Errorf("unexpected re-queue %v", requeued)
+	case tc.wantDelay >= 0:
+		if len(requeued) != 1 || requeued[0].DelaySeconds != tc.wantDelay {
+			t.Fatalf("re-queued = %+v, want one with DelaySeconds %d", requeued, tc.wantDelay)
+		}
+		m, _ = contract.DecodeTrackingMessage([]byte(aws.ToString(requeued[0].MessageBody)))
+		if a := requeued[0].MessageAttributes[queue.AttemptAttribute].StringValue; tc.wantAttempt != 0 && aws.ToString(a) != strconv.Itoa(tc.wantAttempt) {
+			t.Errorf("attempt attribute %q, want %d", aws.ToString(a), tc.wantAttempt)
+		}
+	}
+	if tc.check != nil {
+		tc.check(t, change, m)
 	}
 }
 

@@ -1,7 +1,10 @@
 // Package queue is how jobwatch's functions use SQS: the message a
 // handler takes from an event source, the partial batch response it
 // answers with, and one sender for every message a function sends
-// (SendMessageBatch, ten at a time, failed entries reported per message).
+// (SendMessageBatch, ten at a time, failed entries reported per message),
+// and what becomes of a message whose work failed: a delayed copy after a
+// transient failure (Transient, Later), the dead-letter queue at once for
+// poison (Parked).
 package queue
 
 import (
@@ -77,12 +80,14 @@ type API interface {
 const MaxDelay = 900 * time.Second
 
 // Outgoing is a message to send: its body, how long SQS keeps it
-// invisible (rounded up to whole seconds, at most MaxDelay), and for a copy
-// sent again after a transient failure, its attempt.
+// invisible (rounded up to whole seconds, at most MaxDelay), for a copy
+// sent again after a transient failure its attempt, and for a message
+// parked in a dead-letter queue the problem that put it there.
 type Outgoing struct {
 	Body    string
 	Delay   time.Duration
 	Attempt int
+	Problem string
 }
 
 // JSON is an Outgoing with v as its JSON body.
@@ -120,12 +125,7 @@ func (s *Sender) Send(ctx context.Context, queueURL string, msgs []Outgoing) (id
 		entries := make([]types.SendMessageBatchRequestEntry, len(chunk))
 		for i, m := range chunk {
 			entries[i] = types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(start + i)), MessageBody: aws.String(m.Body),
-				DelaySeconds: delaySeconds(m.Delay)}
-			if m.Attempt > 0 {
-				entries[i].MessageAttributes = map[string]types.MessageAttributeValue{
-					AttemptAttribute: {DataType: aws.String("Number"), StringValue: aws.String(strconv.Itoa(m.Attempt))},
-				}
-			}
+				DelaySeconds: delaySeconds(m.Delay), MessageAttributes: m.attributes()}
 		}
 		out, err := s.api.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(queueURL), Entries: entries})
 		if err != nil {
@@ -161,6 +161,22 @@ func (s *Sender) SendJSON(ctx context.Context, queueURL string, v any, delay tim
 	}
 	ids, errs := s.Send(ctx, queueURL, []Outgoing{m})
 	return ids[0], errs[0]
+}
+
+// attributes are the message attributes of m: its attempt and problem,
+// when it has them.
+func (m Outgoing) attributes() map[string]types.MessageAttributeValue {
+	if m.Attempt <= 0 && m.Problem == "" {
+		return nil
+	}
+	attrs := map[string]types.MessageAttributeValue{}
+	if m.Attempt > 0 {
+		attrs[AttemptAttribute] = types.MessageAttributeValue{DataType: aws.String("Number"), StringValue: aws.String(strconv.Itoa(m.Attempt))}
+	}
+	if m.Problem != "" {
+		attrs[ProblemAttribute] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(m.Problem)}
+	}
+	return attrs
 }
 
 func delaySeconds(d time.Duration) int32 {

@@ -50,6 +50,7 @@ func Functions() []Function {
 		}},
 		{Name: "poll", Package: "./functions/poll", Env: map[string]string{
 			"JOBS_QUEUE_URL": queueURL("jobs"), "COMPLETIONS_QUEUE_URL": queueURL("completions"), "WAITING_QUEUE_URL": queueURL("waiting"),
+			"ALLOWED_APP_IDS": "d1abc23",
 		}},
 		{Name: "notify", Package: "./functions/notify", Env: map[string]string{
 			"EVENT_BUS_NAME": "jobwatch", "ACCOUNT_ID": "123456789012",

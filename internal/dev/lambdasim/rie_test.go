@@ -95,7 +95,7 @@ func TestRIEKillRuntime(t *testing.T) {
 			"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
 			"AWS_ENDPOINT_URL": "http://127.0.0.1:1", "AWS_ENDPOINT_URL_AMPLIFYBACKEND": "http://" + hang.Addr().String(),
 			"JOBS_QUEUE_URL": "http://127.0.0.1:1/123456789012/jobs", "COMPLETIONS_QUEUE_URL": "http://127.0.0.1:1/123456789012/completions",
-			"WAITING_QUEUE_URL": "http://127.0.0.1:1/123456789012/waiting",
+			"WAITING_QUEUE_URL": "http://127.0.0.1:1/123456789012/waiting", "ALLOWED_APP_IDS": "d1abc23",
 		}})
 	if err != nil {
 		t.Fatal(err)

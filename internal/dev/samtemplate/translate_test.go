@@ -356,9 +356,10 @@ var roleGrants = map[string]struct {
 }{
 	"SubmitFunctionRole": {sqs: append(consumes("WaitingQueue"), sends("CompletionsQueue", "JobsQueue", "SubmitFailuresQueue", "WaitingQueue")...),
 		families: []string{"env#*", "job#*", "line#*", "req#*"}},
-	"PollFunctionRole":   {sqs: append(consumes("JobsQueue"), sends("CompletionsQueue", "JobsQueue", "WaitingQueue")...), families: []string{"env#*", "job#*"}},
+	"PollFunctionRole": {sqs: append(consumes("JobsQueue"), sends("CompletionsQueue", "JobsDeadLetterQueue", "JobsQueue", "WaitingQueue")...),
+		families: []string{"env#*", "job#*"}},
 	"SweepFunctionRole":  {sqs: sends("JobsQueue"), families: []string{"env#*", "job#*"}},
-	"NotifyFunctionRole": {sqs: consumes("CompletionsQueue"), families: []string{"evt#*"}},
+	"NotifyFunctionRole": {sqs: append(consumes("CompletionsQueue"), sends("CompletionsDeadLetterQueue", "CompletionsQueue")...), families: []string{"evt#*"}},
 }
 
 func consumes(queue string) []string {
