@@ -29,6 +29,13 @@ import (
 // timedOut (it waited past its deadline) without a job. A request refused
 // before it had a job or a place in line leaves no record, so that a
 // retry starts afresh. Each move is a conditional write (EditRequest).
+//
+// A call whose answer does not say whether the job started (a timeout, a
+// 5xx, a dropped connection, or a starting record whose holder is gone)
+// makes the request Unanswered: from then until it has a job or ends, it
+// looks for a job of its own among the environment's jobs created since
+// StartingAt (which stays at that call) before it calls again, whichever
+// state it is in.
 type RequestState string
 
 // The states of a request.
@@ -83,9 +90,13 @@ type Request struct {
 	AppID                  string    `dynamodbav:"appId"`
 	BackendEnvironmentName string    `dynamodbav:"backendEnvironmentName"`
 	ArrivedAt              time.Time `dynamodbav:"arrivedAt"`
-	// StartingAt is when the last job-starting call was made for it.
+	// StartingAt is when the last job-starting call was made for it; while
+	// the request is Unanswered, when the first unanswered one was.
 	StartingAt *time.Time `dynamodbav:"startingAt,omitempty"`
-	JobID      string     `dynamodbav:"jobId,omitempty"`
+	// Unanswered says a job-starting call was made whose answer did not
+	// say whether the job started: a job of the request may exist.
+	Unanswered bool   `dynamodbav:"unanswered,omitempty"`
+	JobID      string `dynamodbav:"jobId,omitempty"`
 	// Status is the job's status as the service answered, or WAITING,
 	// FAILED, TIMED_OUT for a request that got no job.
 	Status      string     `dynamodbav:"status,omitempty"`
