@@ -24,13 +24,6 @@ const StatusWaiting = "WAITING"
 // amplify.Operation.DecodeInput) and returns its typed output.
 type CallFunc func(ctx context.Context, op *amplify.Operation, input any) (any, error)
 
-// ClientCall returns the CallFunc that calls through c.
-func ClientCall(c *amplify.Client) CallFunc {
-	return func(ctx context.Context, op *amplify.Operation, input any) (any, error) {
-		return op.Call(ctx, c, input)
-	}
-}
-
 // Store is the part of the state table submit uses: request records and
 // waiting lines. *state.Store implements it.
 type Store interface {
