@@ -13,7 +13,7 @@ import (
 
 // RequestState is where a job request is in its life:
 //
-//	received ──▶ starting ──▶ started
+//	received ◀─▶ starting ──▶ started
 //	    │          ▲    │
 //	    │          │    ▼
 //	    └────────▶ waiting
@@ -24,8 +24,9 @@ import (
 // A request is received (its record created, leased to the invocation
 // handling it); starting is recorded, with its time, before each
 // job-starting Admin API call, so that an answer lost with a crash can be
-// looked for; started once the job id is known; waiting while it is in its
-// environment's line. It ends failed (the service refused it for good) or
+// looked for, and left for received again when the call's answer says it
+// started nothing (busy, throttled, refused); started once the job id is
+// known; waiting while it is in its environment's line. It ends failed (the service refused it for good) or
 // timedOut (it waited past its deadline) without a job. A request refused
 // before it had a job or a place in line leaves no record, so that a
 // retry starts afresh. Each move is a conditional write (EditRequest).
@@ -52,7 +53,7 @@ const (
 // not list is final.
 var moves = map[RequestState][]RequestState{
 	Received: {Starting, Waiting, Failed, TimedOut},
-	Starting: {Started, Waiting, Failed, TimedOut},
+	Starting: {Received, Started, Waiting, Failed, TimedOut},
 	Waiting:  {Starting, Failed, TimedOut},
 }
 

@@ -159,3 +159,12 @@ type putOffError struct{ err error }
 func (e *putOffError) Error() string { return "the Admin API is unavailable: " + e.err.Error() }
 
 func (e *putOffError) Unwrap() error { return e.err }
+
+// permanent reports whether err is the request's own fault — it would
+// fail the same way again — rather than jobwatch's or a service's.
+func permanent(err error) bool {
+	var invalid *InvalidRequestError
+	var refusedErr *RefusedError
+	var callErr *CallError
+	return errors.As(err, &invalid) || errors.As(err, &refusedErr) || errors.As(err, &callErr) && !callErr.Retryable()
+}
