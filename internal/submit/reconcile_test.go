@@ -12,6 +12,7 @@ import (
 	"github.com/jobwatch/jobwatch/internal/amplify/types"
 	"github.com/jobwatch/jobwatch/internal/dev/emulator"
 	"github.com/jobwatch/jobwatch/internal/state"
+	"github.com/jobwatch/jobwatch/internal/sweep"
 )
 
 // lostAnswers makes the emulator start every job and answer 504 after it.
@@ -156,4 +157,44 @@ func (h *harness) jobOwner(env, jobID string) string {
 		return v.Value
 	}
 	return ""
+}
+
+// The sweep never adopts a job a request is reconciling: a lost answer,
+// then an outage before the request could look for its job — the request
+// waits with its marker on the line; a sweep meanwhile leaves the job
+// alone (it would track it without the request id, for another chain);
+// once the API is back the request adopts its job, and later sweeps see
+// it held.
+func TestSweepLeavesReconcilingRequestAlone(t *testing.T) {
+	h := newHarness(t)
+	h.setFaults(lostAnswers)
+	h.setAfterCall(func(op *amplify.Operation, err error) {
+		if op.StartsJob && err != nil { // the answer is lost, then the API goes down
+			_ = h.emu.SetFaults(emulator.Faults{OutageFor: time.Hour})
+		}
+	})
+	if res := h.submit(cloneRequest("r-recon", "dev", "recon")); res.Status != StatusWaiting {
+		t.Fatalf("result = %+v, want WAITING (its job not found yet)", res)
+	}
+	h.setAfterCall(nil)
+	h.setFaults(emulator.Faults{})
+	if l := h.fullLine("dev"); len(l.Starting) != 1 || l.Starting[0].RequestID != "r-recon" {
+		t.Fatalf("line = %+v, want r-recon marked as starting", l)
+	}
+	sw := sweep.New(sweep.Config{AppIDs: []string{testApp}, Environments: []string{"dev"}, JobsQueueURL: h.cfg.JobsQueueURL,
+		WaitingQueueURL: h.cfg.WaitingQueueURL, Deadline: time.Hour, MinAge: 2 * time.Minute},
+		sweep.Clients{AdminAPI: h.api, SQS: h.sqs, State: h.store}, func() time.Time { return h.clock.Now().Add(10 * time.Minute) }, nil)
+	if res, err := sw.Sweep(h.ctx); err != nil || res.Reconciling != 1 || res.Started != 0 {
+		t.Fatalf("sweep = %+v, %v; want the job left to r-recon", res, err)
+	}
+	if tr := h.tracking(); len(tr) != 0 {
+		t.Fatalf("the sweep tracked %+v", tr)
+	}
+	if _, failed := h.pumpLater(); len(failed) != 0 {
+		t.Fatalf("failed %v", failed)
+	}
+	expectOwnJob(t, h, "r-recon", 1)
+	if res, err := sw.Sweep(h.ctx); err != nil || res.Started != 0 || res.Reconciling != 0 {
+		t.Errorf("sweep after = %+v, %v; want the job held by r-recon", res, err)
+	}
 }

@@ -159,6 +159,11 @@ func (s *Submitter) started(ctx context.Context, a *attempt, out any) error {
 func (s *Submitter) gotJob(ctx context.Context, a *attempt, jobID, status string, submittedAt time.Time) error {
 	if err := s.update(ctx, a.rec, func(x *state.Request) error {
 		x.JobID, x.Status, x.SubmittedAt, x.Tracked, x.Unanswered = jobID, status, &submittedAt, false, false
+		if x.State == state.Waiting { // it was looking for the job of an unanswered call: starting, in one write
+			if err := x.To(state.Starting); err != nil {
+				return err
+			}
+		}
 		return x.To(state.Started)
 	}); err != nil {
 		return fmt.Errorf("record job %s: %w", jobID, err)
