@@ -222,13 +222,26 @@ func TestSweepClaimLeak(t *testing.T) {
 	if res, err := f.sweeper(ahead, nil, nil).Sweep(f.ctx); err != nil || res.Started != 0 {
 		t.Fatalf("sweep within the lease = %+v, %v; want the claim respected", res, err)
 	}
-	later := f.sweeper(ahead+10*time.Minute, nil, f.db) // the failed sweep's lease has run out
-	if res, err := later.Sweep(f.ctx); err != nil || res.Started != 1 {
-		t.Fatalf("sweep after the lease = %+v, %v; want the job taken over", res, err)
+	// The failed sweep's lease has run out: the job is taken over.
+	f.sweepTracks(f.sweeper(ahead+10*time.Minute, nil, f.db), job)
+}
+
+// sweepTracks runs a sweep and expects it to start tracking exactly the
+// jobs want, one tracking message each.
+func (f *fixture) sweepTracks(s *sweep.Sweeper, want ...string) sweep.Result {
+	f.t.Helper()
+	res, err := s.Sweep(f.ctx)
+	if err != nil || res.Started != len(want) {
+		f.t.Fatalf("sweep = %+v, %v; want %d started", res, err, len(want))
 	}
-	if tr := f.tracking(); len(tr) != 1 || tr[0].JobID != job {
-		t.Errorf("tracking = %+v, want job %s once", tr, job)
+	var got []string
+	for _, m := range f.tracking() {
+		got = append(got, m.JobID)
 	}
+	if !slices.Equal(got, want) {
+		f.t.Errorf("tracked %v, want %v", got, want)
+	}
+	return res
 }
 
 // The sweep never adopts a job a request may have started: while a
@@ -246,20 +259,12 @@ func TestSweepLeavesReconcilingJobs(t *testing.T) {
 		l.Mark(state.StartMarker{RequestID: "r-2", Operation: "CloneBackend", At: f.started})
 	})
 	s := f.sweeper(f.cfg.MinAge, nil, nil)
-	res, err := s.Sweep(f.ctx)
-	if err != nil || res.Reconciling != 1 || res.Started != 1 {
-		t.Fatalf("sweep = %+v, %v; want the CloneBackend left to r-1, the CreateBackendAPI tracked", res, err)
-	}
-	if tr := f.tracking(); len(tr) != 1 || tr[0].JobID != other {
-		t.Errorf("tracking = %+v, want only %s", tr, other)
+	// The CloneBackend is left to r-1, the CreateBackendAPI tracked.
+	if res := f.sweepTracks(s, other); res.Reconciling != 1 {
+		t.Errorf("sweep = %+v, want 1 job left to a request reconciling", res)
 	}
 	f.editLine("dev", func(l *state.Line) { l.Unmark("r-1") })
-	if res, err := s.Sweep(f.ctx); err != nil || res.Started != 1 {
-		t.Fatalf("sweep after the marker = %+v, %v; want the job tracked", res, err)
-	}
-	if tr := f.tracking(); len(tr) != 1 || tr[0].JobID != clone {
-		t.Errorf("tracking = %+v, want %s", tr, clone)
-	}
+	f.sweepTracks(s, clone)
 }
 
 // A line with requests waiting, no job running and no wake-up due gets
