@@ -68,7 +68,8 @@ type Config struct {
 // WAITING_QUEUE_URL, COMPLETIONS_QUEUE_URL, SUBMIT_FAILURES_QUEUE_URL,
 // STATE_TABLE and ALLOWED_APP_IDS (comma list) are required; DEADLINE
 // (6h), WAIT_DEADLINE (6h), INITIAL_POLL_DELAY (10s), WAIT_RETRY_DELAY
-// (2m), METRICS_NAMESPACE (jobwatch) and LOG_LEVEL (INFO) are optional.
+// (2m), BACKOFF_BASE (5s) and BACKOFF_LIMIT (5m) (local stacks shorten
+// them), METRICS_NAMESPACE (jobwatch) and LOG_LEVEL (INFO) are optional.
 // The error names every bad variable.
 func ReadConfig(env *settings.Env) (Config, error) {
 	cfg := Config{
@@ -83,8 +84,8 @@ func ReadConfig(env *settings.Env) (Config, error) {
 		InitialPollDelay:       env.Duration("INITIAL_POLL_DELAY", 10*time.Second, 0, maxDelay),
 		// A zero delay would spin on a busy environment.
 		WaitRetryDelay:   env.Duration("WAIT_RETRY_DELAY", 2*time.Minute, time.Second, maxDelay),
-		BackoffBase:      DefaultBackoffBase,
-		BackoffLimit:     DefaultBackoffLimit,
+		BackoffBase:      env.Duration("BACKOFF_BASE", DefaultBackoffBase, 0, maxDelay),
+		BackoffLimit:     env.Duration("BACKOFF_LIMIT", DefaultBackoffLimit, time.Second, maxDelay),
 		MaxLine:          DefaultMaxLine,
 		MetricsNamespace: env.String("METRICS_NAMESPACE", metrics.DefaultNamespace),
 	}

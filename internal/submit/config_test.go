@@ -62,9 +62,15 @@ func TestReadConfig(t *testing.T) {
 		"required missing": {set: map[string]string{"JOBS_QUEUE_URL": "", "WAITING_QUEUE_URL": "", "COMPLETIONS_QUEUE_URL": "", "STATE_TABLE": ""},
 			want: []string{"setting JOBS_QUEUE_URL: is required", "setting WAITING_QUEUE_URL: is required", "setting COMPLETIONS_QUEUE_URL: is required", "setting STATE_TABLE: is required"}},
 		// An empty allow-list must not allow every app.
-		"allowed apps missing":   {set: map[string]string{"ALLOWED_APP_IDS": ""}, want: []string{"setting ALLOWED_APP_IDS: is required"}},
-		"allowed apps blank":     {set: map[string]string{"ALLOWED_APP_IDS": " , "}, want: []string{"setting ALLOWED_APP_IDS: is required"}},
-		"failures queue missing": {set: map[string]string{"SUBMIT_FAILURES_QUEUE_URL": ""}, want: []string{"setting SUBMIT_FAILURES_QUEUE_URL: is required"}},
+		"allowed apps missing": {set: map[string]string{"ALLOWED_APP_IDS": ""}, want: []string{"setting ALLOWED_APP_IDS: is required"}},
+		"allowed apps blank":   {set: map[string]string{"ALLOWED_APP_IDS": " , "}, want: []string{"setting ALLOWED_APP_IDS: is required"}},
+		"backoff": {set: map[string]string{"BACKOFF_BASE": "1s", "BACKOFF_LIMIT": "20s"}, check: func(t *testing.T, c Config) {
+			if c.BackoffBase != time.Second || c.BackoffLimit != 20*time.Second {
+				t.Errorf("backoff = %v..%v", c.BackoffBase, c.BackoffLimit)
+			}
+		}},
+		"backoff limit over SQS delay": {set: map[string]string{"BACKOFF_LIMIT": "16m"}, want: []string{"setting BACKOFF_LIMIT"}},
+		"failures queue missing":       {set: map[string]string{"SUBMIT_FAILURES_QUEUE_URL": ""}, want: []string{"setting SUBMIT_FAILURES_QUEUE_URL: is required"}},
 		"metrics namespace": {set: map[string]string{"METRICS_NAMESPACE": "acme"}, check: func(t *testing.T, c Config) {
 			if c.MetricsNamespace != "acme" {
 				t.Errorf("namespace = %q", c.MetricsNamespace)

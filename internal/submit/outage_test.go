@@ -43,14 +43,10 @@ func TestOutageRequestWaits(t *testing.T) {
 				checkPutOff(t, h, attempt)
 			}
 			h.setFaults(emulator.Faults{}) // the API is back
-			if _, failed := h.pumpLater(); len(failed) != 0 {
-				t.Fatalf("failed %v", failed)
-			}
-			if tr := h.tracking(); len(tr) != 1 || tr[0].RequestID != "r-outage" {
-				t.Fatalf("tracking = %v, want r-outage's job", requestIDs(tr))
-			}
-			if n := h.jobsCreated(); n != 1 {
-				t.Errorf("%d jobs, want 1", n)
+			_, failed := h.pumpLater()
+			tr := h.tracking()
+			if len(failed) != 0 || len(tr) != 1 || tr[0].RequestID != "r-outage" || h.jobsCreated() != 1 {
+				t.Fatalf("after the outage: failed %v, tracking %v, %d jobs; want r-outage's one job", failed, requestIDs(tr), h.jobsCreated())
 			}
 			if n := h.count(h.cfg.SubmitFailuresQueueURL); n != 0 {
 				t.Errorf("%d records in the submit-failures queue, want none", n)
