@@ -23,7 +23,7 @@ import (
 func TestPushHint(t *testing.T) {
 	p := startPipeline(t, emulator.Faults{}, emulator.FixedDurations(2*time.Second, nil),
 		map[string]string{"INITIAL_POLL_DELAY": "60s"})
-	p.request("r-hint", "CloneBackend", `{"AppId":"d1abc23","BackendEnvironmentName":"staging","TargetEnvironmentName":"pr-7"}`)
+	p.request("r-hint", "CloneBackend", `{"AppId":"d1abc23","BackendEnvironmentName":"staging","TargetEnvironmentName":"prseven"}`)
 	job := p.waitJob("staging", "CloneBackend")
 	// Wait for the job to end and for submit to record it as tracked.
 	time.Sleep(4 * time.Second)

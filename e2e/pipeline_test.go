@@ -219,7 +219,7 @@ func TestPipeline(t *testing.T) {
 // third wait their turn and must start in arrival order.
 var prodRequests = []struct{ op, input string }{
 	{"CreateBackendAPI", `{"AppId":"d1abc23","BackendEnvironmentName":"prod","ResourceName":"api1","ResourceConfig":{"ApiName":"api1","Service":"AppSync"}}`},
-	{"CloneBackend", `{"AppId":"d1abc23","BackendEnvironmentName":"prod","TargetEnvironmentName":"prod-copy"}`},
+	{"CloneBackend", `{"AppId":"d1abc23","BackendEnvironmentName":"prod","TargetEnvironmentName":"prodcopy"}`},
 	{"CreateBackendAPI", `{"AppId":"d1abc23","BackendEnvironmentName":"prod","ResourceName":"api2","ResourceConfig":{"ApiName":"api2","Service":"AppSync"}}`},
 }
 
@@ -228,7 +228,7 @@ var prodRequests = []struct{ op, input string }{
 // sends a tracking message for a job the service lost and a malformed one.
 func (p *pipeline) submitOutcomes() {
 	t := p.t
-	p.request("r-clone", "CloneBackend", `{"AppId":"d1abc23","BackendEnvironmentName":"dev","TargetEnvironmentName":"pr-1"}`)
+	p.request("r-clone", "CloneBackend", `{"AppId":"d1abc23","BackendEnvironmentName":"dev","TargetEnvironmentName":"prone"}`)
 	p.request("r-auth", "CreateBackendAuth", `{"AppId":"d1abc23","BackendEnvironmentName":"staging","ResourceName":"auth","ResourceConfig":{"AuthResources":"USER_POOL_ONLY","Service":"COGNITO","UserPoolConfigs":{"RequiredSignUpAttributes":["EMAIL"],"SignInMethod":"EMAIL","UserPoolName":"pool","OAuth":{"OAuthGrantType":"CODE","OAuthScopes":["EMAIL"],"RedirectSignInURIs":["https://a.example/"],"RedirectSignOutURIs":["https://a.example/"],"SocialProviderSettings":{"Google":{"ClientId":"g","ClientSecret":"TOPSECRET-e2e"}}}}}}`)
 	p.request("r-storage", "CreateBackendStorage", `{"AppId":"d1abc23","BackendEnvironmentName":"qa","ResourceName":"files","ResourceConfig":{"ServiceName":"S3","Permissions":{"Authenticated":["READ"]}}}`)
 	// Each prod request arrives once the one before it started its job or

@@ -47,7 +47,7 @@ func TestLocalInvokeSamples(t *testing.T) {
 	// jobwatch submit --local puts a checked job request on the local bus,
 	// where the rule delivers it for SubmitFunction.
 	code, stdout, stderr = runCLI(t, "submit", "--local", "--state", state, "CloneBackend", "--request-id", "t-1",
-		"--input", `{"AppId":"d1abc23","BackendEnvironmentName":"dev","TargetEnvironmentName":"pr-9"}`)
+		"--input", `{"AppId":"d1abc23","BackendEnvironmentName":"dev","TargetEnvironmentName":"prnine"}`)
 	if code != 0 || !strings.Contains(stdout, `"requestId":"t-1"`) {
 		t.Fatalf("submit --local: exit %d, %s %s", code, stdout, stderr)
 	}

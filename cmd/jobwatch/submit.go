@@ -54,7 +54,7 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usagef("want exactly one OPERATION, e.g. CloneBackend\n\n%s", operationList())
 	}
 	if *input == "" {
-		return usagef("want --input with the operation's input, e.g. '{\"AppId\":\"d1abc23\",\"BackendEnvironmentName\":\"dev\",\"TargetEnvironmentName\":\"pr-42\"}'")
+		return usagef("want --input with the operation's input, e.g. '{\"AppId\":\"d1abc23\",\"BackendEnvironmentName\":\"dev\",\"TargetEnvironmentName\":\"prtest\"}'")
 	}
 	raw, err := readInput(*input)
 	if err != nil {

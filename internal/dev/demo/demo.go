@@ -84,7 +84,7 @@ type request struct {
 func requests(n int) []request {
 	rs := []request{
 		{"demo-clone", "CloneBackend", "dev", "clone dev into pr-42",
-			`{"AppId":"d1abc23","BackendEnvironmentName":"dev","TargetEnvironmentName":"pr-42"}`},
+			`{"AppId":"d1abc23","BackendEnvironmentName":"dev","TargetEnvironmentName":"prtest"}`},
 		{"demo-auth", "CreateBackendAuth", "staging", "Cognito auth with Google sign-in (its OAuth client secret never reaches a log)",
 			`{"AppId":"d1abc23","BackendEnvironmentName":"staging","ResourceName":"auth","ResourceConfig":{"AuthResources":"USER_POOL_ONLY","Service":"COGNITO","UserPoolConfigs":{"RequiredSignUpAttributes":["EMAIL"],"SignInMethod":"EMAIL","UserPoolName":"demo-users","OAuth":{"OAuthGrantType":"CODE","OAuthScopes":["EMAIL","OPENID"],"RedirectSignInURIs":["https://demo.example.com/"],"RedirectSignOutURIs":["https://demo.example.com/"],"SocialProviderSettings":{"Google":{"ClientId":"demo-google-client","ClientSecret":"demo-google-secret-do-not-log"}}}}}}`},
 		{"demo-api", "CreateBackendAPI", "prod", "GraphQL API",

@@ -34,7 +34,7 @@ var operations = []struct {
 	input func(env string, seq int) string
 }{
 	{"CloneBackend", func(env string, seq int) string {
-		return fmt.Sprintf(`{"AppId":%q,"BackendEnvironmentName":%q,"TargetEnvironmentName":"%s-c%d"}`, AppID, env, env, seq)
+		return fmt.Sprintf(`{"AppId":%q,"BackendEnvironmentName":%q,"TargetEnvironmentName":"cl%s"}`, AppID, env, letters(seq))
 	}},
 	{"CreateBackendAPI", func(env string, seq int) string {
 		return fmt.Sprintf(`{"AppId":%q,"BackendEnvironmentName":%q,"ResourceName":"api%d","ResourceConfig":{"ApiName":"api%d","Service":"AppSync"}}`, AppID, env, seq, seq)
@@ -56,8 +56,18 @@ var operations = []struct {
 	}},
 }
 
-// envName names the i-th environment (from 0).
-func envName(i int) string { return fmt.Sprintf("soak-%03d", i+1) }
+// envName names the i-th environment (from 0), in Amplify's rule for
+// environment names (2 to 10 lowercase letters).
+func envName(i int) string { return "soak" + letters(i+1) }
+
+// letters writes n (≥ 0) in base 26 with the letters a to z.
+func letters(n int) string {
+	b := []byte{byte('a' + n%26)}
+	for n /= 26; n > 0; n /= 26 {
+		b = append(b, byte('a'+n%26))
+	}
+	return string(b)
+}
 
 // workload returns n requests spread round-robin over envs environments,
 // in submission order: consecutive requests go to different environments,
