@@ -109,7 +109,7 @@ func (s *Store) ClaimJob(ctx context.Context, m contract.TrackingMessage, source
 // started is false when the job was tracked before (by submit, or an
 // earlier sweep). source says who starts it ("submit", "sweep").
 func (s *Store) TrackJob(ctx context.Context, m contract.TrackingMessage, source string) (started bool, err error) {
-	c, err := s.claimJob(ctx, m, source, s.o.Now(), true)
+	c, err := s.claimJob(ctx, m, source, time.Time{}, true)
 	return c != nil, err
 }
 
@@ -124,8 +124,10 @@ func (s *Store) claimJob(ctx context.Context, m contract.TrackingMessage, source
 		Set(n("source"), v(source)).Set(n("operation"), v(m.Operation)).Set(n("tracking"), v(string(body))).
 		Set(n("firstSeen"), n("firstSeen").IfNotExists(v(now))).Set(n("lastSeen"), v(now)).
 		Set(n("polls"), n("polls").IfNotExists(v(0))).Set(n("sent"), n("sent").IfNotExists(v(sent))).
-		Set(n("leaseUntil"), v(until.UnixMilli())).Set(n("claimToken"), v(token)).
 		Set(n("expiresAt"), v(s.expires(m.Deadline)))
+	if !sent { // a claim before the send is leased to its holder
+		upd = upd.Set(n("leaseUntil"), v(until.UnixMilli())).Set(n("claimToken"), v(token))
+	}
 	lapsed := n("state").Equal(v(JobTracking)).And(n("sent").Equal(v(false)), n("leaseUntil").LessThan(v(now.UnixMilli())))
 	free := n("pk").AttributeNotExists()
 	if m.RequestID != "" {
