@@ -16,6 +16,7 @@ import (
 
 	"github.com/jobwatch/jobwatch/internal/amplify"
 	"github.com/jobwatch/jobwatch/internal/logging"
+	"github.com/jobwatch/jobwatch/internal/metrics"
 	"github.com/jobwatch/jobwatch/internal/settings"
 	"github.com/jobwatch/jobwatch/internal/state"
 	"github.com/jobwatch/jobwatch/internal/submit"
@@ -44,11 +45,12 @@ func setup(ctx context.Context, env *settings.Env) (*submit.Submitter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
-	store := state.NewFromConfig(awsCfg, cfg.StateTable, state.Options{})
+	api := amplify.NewFromConfig(awsCfg)
 	return submit.New(cfg, submit.Clients{
-		AdminAPI: submit.ClientCall(amplify.NewFromConfig(awsCfg)),
+		AdminAPI: submit.ClientCall(api),
+		Jobs:     api,
 		SQS:      sqs.NewFromConfig(awsCfg),
-		State:    store,
-		Tracked:  store,
+		State:    state.NewFromConfig(awsCfg, cfg.StateTable, state.Options{}),
+		Metrics:  metrics.New(os.Stdout, cfg.MetricsNamespace),
 	}, time.Now, logging.New(os.Stdout, cfg.LogLevel))
 }

@@ -39,7 +39,7 @@ func TestBadSettingsFailAtStart(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "SUBMIT_TEST_RUN_MAIN=1",
 		"JOBS_QUEUE_URL=", "WAITING_QUEUE_URL=http://127.0.0.1:1/q/waiting", "COMPLETIONS_QUEUE_URL=",
-		"STATE_TABLE=", "INITIAL_POLL_DELAY=20m", "LOG_LEVEL=LOUD")
+		"STATE_TABLE=", "INITIAL_POLL_DELAY=20m", "LOG_LEVEL=LOUD", "ALLOWED_APP_IDS=", "SUBMIT_FAILURES_QUEUE_URL=")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	err := cmd.Run()
@@ -47,7 +47,8 @@ func TestBadSettingsFailAtStart(t *testing.T) {
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
 		t.Fatalf("exit: %v, want status 1", err)
 	}
-	for _, name := range []string{"JOBS_QUEUE_URL", "COMPLETIONS_QUEUE_URL", "STATE_TABLE", "INITIAL_POLL_DELAY", "LOG_LEVEL"} {
+	for _, name := range []string{"JOBS_QUEUE_URL", "COMPLETIONS_QUEUE_URL", "STATE_TABLE", "INITIAL_POLL_DELAY", "LOG_LEVEL",
+		"ALLOWED_APP_IDS", "SUBMIT_FAILURES_QUEUE_URL"} {
 		if !strings.Contains(stderr.String(), "setting "+name) {
 			t.Errorf("stderr does not name %s:\n%s", name, stderr.String())
 		}
@@ -96,6 +97,7 @@ func TestSetupWiresClients(t *testing.T) {
 	jobs := queue("jobs")
 	s, err := setup(ctx, settings.FromMap(map[string]string{
 		"JOBS_QUEUE_URL": jobs, "WAITING_QUEUE_URL": queue("waiting"), "COMPLETIONS_QUEUE_URL": queue("completions"),
+		"SUBMIT_FAILURES_QUEUE_URL": queue("failures"), "ALLOWED_APP_IDS": "d1abc23",
 		"STATE_TABLE": table, "INITIAL_POLL_DELAY": "0", "LOG_LEVEL": "WARN",
 	}))
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jobwatch/jobwatch/internal/amplify"
 	"github.com/jobwatch/jobwatch/internal/logging"
+	"github.com/jobwatch/jobwatch/internal/metrics"
 	"github.com/jobwatch/jobwatch/internal/settings"
 	"github.com/jobwatch/jobwatch/internal/state"
 	"github.com/jobwatch/jobwatch/internal/sweep"
@@ -31,8 +32,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, "sweep: load AWS configuration:", err)
 		os.Exit(1)
 	}
-	store := state.NewFromConfig(awsCfg, cfg.StateTable, state.Options{})
-	s := sweep.New(cfg, amplify.NewFromConfig(awsCfg), sqs.NewFromConfig(awsCfg), store, time.Now, logging.New(os.Stdout, cfg.LogLevel))
-	// A scheduled event carries nothing the sweep needs.
-	lambda.Start(func(ctx context.Context) (sweep.Result, error) { return s.Sweep(ctx) })
+	s := sweep.New(cfg, sweep.Clients{
+		AdminAPI: amplify.NewFromConfig(awsCfg),
+		SQS:      sqs.NewFromConfig(awsCfg),
+		State:    state.NewFromConfig(awsCfg, cfg.StateTable, state.Options{}),
+		Metrics:  metrics.New(os.Stdout, cfg.MetricsNamespace),
+	}, time.Now, logging.New(os.Stdout, cfg.LogLevel))
+	lambda.Start(s.HandleLambda)
 }

@@ -16,6 +16,11 @@ type Wakeup struct {
 	Version                int    `json:"v"`
 	AppID                  string `json:"appId"`
 	BackendEnvironmentName string `json:"backendEnvironmentName"`
+	// Chain names the line's chain of wake-ups this one belongs to, as the
+	// line notes it; a copy sent again after a failure keeps it. Wake-ups
+	// from outside the chain (poll's at a job's end, the sweep's) have
+	// none.
+	Chain string `json:"chain,omitempty"`
 }
 
 // DecodeWakeup reads and checks a wake-up.

@@ -8,9 +8,13 @@
 //   - req#<requestId>: a Request, what became of a job request, so that a
 //     repeated request is answered from it (see RequestState for its life);
 //   - line#<appId>#<env>: a Line, the requests waiting for an environment
-//     in arrival order, and the wake-up scheduled for it;
+//     in arrival order, the wake-up scheduled for it, and the requests
+//     starting a job there (start markers, which the sweep respects);
 //   - job#<appId>#<env>#<jobId>: a job jobwatch tracks (state, source,
-//     polls, first and last seen, its tracking message);
+//     polls, first and last seen, its tracking message, the request it
+//     was started for) and the claim of its tracker (ClaimJob: leased
+//     until its tracking message is sent, so that a tracker that failed
+//     in between is taken over);
 //   - env#<appId>#<env>: the set of an environment's jobs still running;
 //   - evt#<eventKey>#<sink>: a claim on delivering one status change to
 //     one sink (the idempotency record of Powertools for AWS Lambda).
@@ -24,8 +28,8 @@
 //
 // Each function's IAM policy grants only the DynamoDB actions its part of
 // the store uses: submit requests and lines (GetItem, PutItem, DeleteItem)
-// and starts tracking (PutItem, UpdateItem); poll reads tracked jobs and
-// records their ends (GetItem, BatchGetItem, UpdateItem); the sweep starts
-// and forgets them (PutItem, UpdateItem, DeleteItem); notify claims
-// deliveries (PutItem, DeleteItem).
+// and claims jobs (UpdateItem); poll reads tracked jobs and records their
+// ends (GetItem, BatchGetItem, UpdateItem); the sweep reads line summaries
+// (GetItem) and claims and releases jobs (UpdateItem, DeleteItem); notify
+// claims deliveries (PutItem, DeleteItem).
 package state

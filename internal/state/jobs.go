@@ -35,8 +35,13 @@ func JobKeyOf(m contract.TrackingMessage) JobKey {
 func runningKey(appID, env string) string { return "env#" + appID + "#" + env }
 
 // trackedJob is the item job#<appId>#<env>#<jobId>: a job jobwatch
-// follows. The discovery sweep starts tracking only jobs that have none;
-// poll drops the tracking messages of a job recorded DONE.
+// follows, and who follows it. A tracker claims the item before it sends
+// the job's tracking message (sent false, its lease until leaseUntil) and
+// marks it sent after, so that a tracker that failed between the two is
+// taken over once its lease runs out, and one that sent is not doubled.
+// The discovery sweep starts tracking only jobs nobody holds; poll drops
+// the tracking messages of a job recorded DONE. Claims write with
+// UpdateItem, so that attributes others keep on the item stay.
 type trackedJob struct {
 	PK string `dynamodbav:"pk"`
 	// State is JobTracking, then JobDone.
@@ -49,9 +54,19 @@ type trackedJob struct {
 	Polls     int       `dynamodbav:"polls"`
 	// Tracking is the job's tracking message (JSON), so that a push hint
 	// can settle the job without its own message.
-	Tracking  string `dynamodbav:"tracking"`
-	Status    string `dynamodbav:"status,omitempty"`
-	ExpiresAt int64  `dynamodbav:"expiresAt"`
+	Tracking string `dynamodbav:"tracking"`
+	Status   string `dynamodbav:"status,omitempty"`
+	// RequestID is the job request the job was started for, when jobwatch
+	// started it.
+	RequestID string `dynamodbav:"requestId,omitempty"`
+	// Sent is false from the claim until the tracking message is sent; an
+	// item without it (an earlier version's) counts as sent.
+	Sent *bool `dynamodbav:"sent,omitempty"`
+	// LeaseUntil (Unix milliseconds) is when the claim of an unsent item
+	// lapses; ClaimToken names its holder.
+	LeaseUntil int64  `dynamodbav:"leaseUntil,omitempty"`
+	ClaimToken string `dynamodbav:"claimToken,omitempty"`
+	ExpiresAt  int64  `dynamodbav:"expiresAt"`
 }
 
 // runningJobs is the item env#<appId>#<env>: the set of the environment's
@@ -62,27 +77,110 @@ type runningJobs struct {
 
 func (s *Store) expires(from time.Time) int64 { return from.Add(s.o.Retention).Unix() }
 
-// TrackJob records that jobwatch tracks the job of m from now, unless it
-// already does: started is false when the job was tracked before (by
-// submit, or an earlier sweep). source says who starts it ("submit",
-// "sweep").
+// JobClaim is a tracker's hold on a job's record, from ClaimJob.
+type JobClaim struct {
+	Key JobKey
+	// RequestID is the request the job was started for, as recorded.
+	RequestID string
+	// Sent reports that the job's tracking message was sent already (by
+	// an earlier attempt for the same request): there is nothing to send.
+	Sent  bool
+	token string
+}
+
+// ErrClaimLost says a claim lapsed and another tracker took the job over
+// before the holder marked it sent.
+var ErrClaimLost = errors.New("the claim on the job lapsed and another tracker took it")
+
+// ClaimJob claims the tracking of m's job for source ("submit", "sweep")
+// until the given time, before its tracking message is sent. It succeeds
+// when nobody holds the job: it has no record, or its record is an unsent
+// claim whose lease ran out (its tracker failed before sending) and that,
+// for a claim without a request id, belongs to no request. A claim with
+// m.RequestID also succeeds on the record of the same request (an earlier
+// attempt's), and then tells whether that attempt sent already. It
+// returns nil when another request or tracker holds the job.
+func (s *Store) ClaimJob(ctx context.Context, m contract.TrackingMessage, source string, until time.Time) (*JobClaim, error) {
+	return s.claimJob(ctx, m, source, until, false)
+}
+
+// TrackJob records that jobwatch tracks the job of m from now, its
+// tracking message sent, unless someone holds it already (see ClaimJob):
+// started is false when the job was tracked before (by submit, or an
+// earlier sweep). source says who starts it ("submit", "sweep").
 func (s *Store) TrackJob(ctx context.Context, m contract.TrackingMessage, source string) (started bool, err error) {
+	c, err := s.claimJob(ctx, m, source, time.Time{}, true)
+	return c != nil, err
+}
+
+func (s *Store) claimJob(ctx context.Context, m contract.TrackingMessage, source string, until time.Time, sent bool) (*JobClaim, error) {
 	k := JobKeyOf(m)
 	body, err := json.Marshal(m)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	now := s.o.Now().UTC()
-	job := trackedJob{PK: k.pk(), State: JobTracking, Source: source, Operation: m.Operation,
-		FirstSeen: now, LastSeen: now, Tracking: string(body), ExpiresAt: s.expires(m.Deadline)}
-	err = s.put(ctx, job.PK, &job, revision(0), false)
+	now, token, n, v := s.o.Now().UTC(), newToken(), expression.Name, expression.Value
+	upd := expression.Set(n("state"), n("state").IfNotExists(v(JobTracking))).
+		Set(n("source"), v(source)).Set(n("operation"), v(m.Operation)).Set(n("tracking"), v(string(body))).
+		Set(n("firstSeen"), n("firstSeen").IfNotExists(v(now))).Set(n("lastSeen"), v(now)).
+		Set(n("polls"), n("polls").IfNotExists(v(0))).Set(n("sent"), n("sent").IfNotExists(v(sent))).
+		Set(n("expiresAt"), v(s.expires(m.Deadline)))
+	if !sent { // a claim before the send is leased to its holder
+		upd = upd.Set(n("leaseUntil"), v(until.UnixMilli())).Set(n("claimToken"), v(token))
+	}
+	lapsed := n("state").Equal(v(JobTracking)).And(n("sent").Equal(v(false)), n("leaseUntil").LessThan(v(now.UnixMilli())))
+	free := n("pk").AttributeNotExists()
+	if m.RequestID != "" {
+		upd = upd.Set(n("requestId"), v(m.RequestID))
+		free = free.Or(lapsed, n("requestId").Equal(v(m.RequestID)))
+	} else {
+		free = free.Or(lapsed.And(n("requestId").AttributeNotExists()))
+	}
+	var job trackedJob
+	err = s.updateIf(ctx, k.pk(), free, upd, &job)
 	if errors.As(err, new(*conflict)) {
-		return false, nil
+		return nil, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("record tracked job %s: %w", k.JobID, err)
+		return nil, fmt.Errorf("claim job %s: %w", k.JobID, err)
 	}
-	return true, s.running(ctx, k, expression.Add)
+	if err := s.running(ctx, k, expression.Add); err != nil {
+		return nil, err
+	}
+	return &JobClaim{Key: k, RequestID: job.RequestID, Sent: job.Sent == nil || *job.Sent, token: token}, nil
+}
+
+// MarkJobSent records that the holder of c sent the job's tracking
+// message. ErrClaimLost says the claim had lapsed and another tracker took
+// the job over meanwhile.
+func (s *Store) MarkJobSent(ctx context.Context, c *JobClaim) error {
+	held := expression.Name("claimToken").Equal(expression.Value(c.token))
+	upd := expression.Set(expression.Name("sent"), expression.Value(true)).Remove(expression.Name("leaseUntil"))
+	err := s.updateIf(ctx, c.Key.pk(), held, upd, nil)
+	if errors.As(err, new(*conflict)) {
+		return fmt.Errorf("mark job %s sent: %w", c.Key.JobID, ErrClaimLost)
+	}
+	if err != nil {
+		return fmt.Errorf("mark job %s sent: %w", c.Key.JobID, err)
+	}
+	c.Sent = true
+	return nil
+}
+
+// ReleaseJob gives up a claim whose tracking message could not be sent,
+// so that the next tracker may take the job at once; a claim taken over
+// meanwhile, or marked sent, is left alone.
+func (s *Store) ReleaseJob(ctx context.Context, c *JobClaim) error {
+	held := expression.Name("claimToken").Equal(expression.Value(c.token)).
+		And(expression.Name("sent").Equal(expression.Value(false)))
+	err := s.delete(ctx, c.Key.pk(), &held)
+	if errors.As(err, new(*conflict)) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("release job %s: %w", c.Key.JobID, err)
+	}
+	return s.running(ctx, c.Key, expression.Delete)
 }
 
 // running adds a job to its environment's running jobs (expression.Add)

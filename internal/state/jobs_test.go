@@ -2,13 +2,16 @@ package state_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/dev/testenv"
@@ -99,5 +102,126 @@ func TestEndedJobsManyKeys(t *testing.T) {
 	ended, err := s.EndedJobs(ctx, keys)
 	if err != nil || len(ended) != 3 || !ended[keys[0]] || !ended[keys[200]] {
 		t.Errorf("EndedJobs over 300 keys = %d ended, %v; want the 3 finished", len(ended), err)
+	}
+}
+
+// claimMsg is the tracking message of job id on d1/dev, for request rid.
+func claimMsg(id, rid string, deadline time.Time) contract.TrackingMessage {
+	return contract.TrackingMessage{Version: 1, AppID: "d1", BackendEnvironmentName: "dev", JobID: id, Operation: "CloneBackend",
+		RequestID: rid, SubmittedAt: deadline.Add(-time.Hour), Deadline: deadline}
+}
+
+// TestJobClaimLapses is the sweep's claim leak: a tracker that claimed a job
+// and then failed both to send and to release it holds the job only until
+// its lease runs out; then another tracker takes it over. A claim marked
+// sent is never taken over.
+func TestJobClaimLapses(t *testing.T) {
+	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	s := newStore(t, state.Options{Now: func() time.Time { return now }})
+	ctx := context.Background()
+	m := claimMsg("a", "", now.Add(time.Hour))
+	first, err := s.ClaimJob(ctx, m, "sweep", now.Add(time.Minute))
+	if err != nil || first == nil || first.Sent {
+		t.Fatalf("first claim = %+v, %v; want an unsent claim", first, err)
+	}
+	if c, err := s.ClaimJob(ctx, m, "sweep", now.Add(time.Minute)); c != nil || err != nil {
+		t.Fatalf("claim within the lease = %+v, %v; want none", c, err)
+	}
+	now = now.Add(2 * time.Minute) // the first tracker is gone: its lease ran out
+	second, err := s.ClaimJob(ctx, m, "sweep", now.Add(time.Minute))
+	if err != nil || second == nil {
+		t.Fatalf("claim after the lease = %+v, %v; want it taken over", second, err)
+	}
+	if err := s.MarkJobSent(ctx, first); !errors.Is(err, state.ErrClaimLost) {
+		t.Errorf("the lapsed holder marking it sent: %v, want ErrClaimLost", err)
+	}
+	if err := s.ReleaseJob(ctx, first); err != nil {
+		t.Errorf("the lapsed holder releasing it: %v", err)
+	}
+	if err := s.MarkJobSent(ctx, second); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Hour)
+	if c, err := s.ClaimJob(ctx, m, "sweep", now.Add(time.Minute)); c != nil || err != nil {
+		t.Errorf("claim of a sent job = %+v, %v; want none", c, err)
+	}
+	if running, _ := s.RunningJobs(ctx, "d1", "dev"); !slices.Equal(running, []string{"a"}) {
+		t.Errorf("running = %v, want [a]", running)
+	}
+}
+
+// TestJobClaimOwners keeps a job with the request it was started for: the
+// same request claims it again (and learns whether it sent), another
+// request or a sweep does not; a released claim is free at once.
+func TestJobClaimOwners(t *testing.T) {
+	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	s := newStore(t, state.Options{Now: func() time.Time { return now }})
+	ctx := context.Background()
+	deadline := now.Add(time.Hour)
+	mine, err := s.ClaimJob(ctx, claimMsg("j", "r-1", deadline), "submit", now.Add(time.Minute))
+	if err != nil || mine == nil || mine.RequestID != "r-1" {
+		t.Fatalf("claim = %+v, %v", mine, err)
+	}
+	for name, m := range map[string]contract.TrackingMessage{"another request": claimMsg("j", "r-2", deadline), "a sweep": claimMsg("j", "", deadline)} {
+		if c, err := s.ClaimJob(ctx, m, "sweep", now.Add(time.Minute)); c != nil || err != nil {
+			t.Errorf("%s claimed r-1's job: %+v, %v", name, c, err)
+		}
+	}
+	if err := s.MarkJobSent(ctx, mine); err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.ClaimJob(ctx, claimMsg("j", "r-1", deadline), "submit", now.Add(time.Minute))
+	if err != nil || again == nil || !again.Sent {
+		t.Errorf("the same request again = %+v, %v; want its claim, sent", again, err)
+	}
+	now = now.Add(time.Hour) // a lapsed claim of a request stays the request's, for a sweep
+	if c, err := s.ClaimJob(ctx, claimMsg("j", "", deadline), "sweep", now.Add(time.Minute)); c != nil || err != nil {
+		t.Errorf("a sweep took a sent request's job: %+v, %v", c, err)
+	}
+	k, err := s.ClaimJob(ctx, claimMsg("k", "", deadline), "sweep", now.Add(time.Minute))
+	if err != nil || k == nil {
+		t.Fatal(err)
+	}
+	if err := s.ReleaseJob(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := s.ClaimJob(ctx, claimMsg("k", "r-3", deadline), "submit", now.Add(time.Minute)); c == nil || err != nil {
+		t.Errorf("a released job could not be claimed: %+v, %v", c, err)
+	}
+}
+
+// TestJobRetention keeps a tracked job's record past the 14 days a
+// dead-letter queue keeps a message: a redriven message finds it.
+func TestJobRetention(t *testing.T) {
+	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	db, name := table(t)
+	s := state.New(db, name, state.Options{Now: func() time.Time { return now }})
+	ctx := context.Background()
+	m := claimMsg("r", "", now.Add(time.Hour))
+	if _, err := s.TrackJob(ctx, m, "submit"); err != nil {
+		t.Fatal(err)
+	}
+	expiry := func() int64 {
+		out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &name, Key: map[string]ddbtypes.AttributeValue{
+			"pk": &ddbtypes.AttributeValueMemberS{Value: "job#d1#dev#r"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v struct {
+			ExpiresAt int64 `dynamodbav:"expiresAt"`
+		}
+		if err := attributevalue.UnmarshalMap(out.Item, &v); err != nil {
+			t.Fatal(err)
+		}
+		return v.ExpiresAt
+	}
+	if got, min := expiry(), m.Deadline.Add(15*24*time.Hour).Unix(); got < min {
+		t.Errorf("tracked job expires %v after its deadline, want at least 15 days", time.Duration(got-m.Deadline.Unix())*time.Second)
+	}
+	if err := s.FinishJob(ctx, state.JobKeyOf(m), "COMPLETED", 2); err != nil {
+		t.Fatal(err)
+	}
+	if got, min := expiry(), now.Add(15*24*time.Hour).Unix(); got < min {
+		t.Errorf("ended job expires %v after its end, want at least 15 days", time.Duration(got-now.Unix())*time.Second)
 	}
 }

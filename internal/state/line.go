@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"time"
 )
 
@@ -13,15 +14,45 @@ type Line struct {
 	AppID                  string      `dynamodbav:"appId"`
 	BackendEnvironmentName string      `dynamodbav:"backendEnvironmentName"`
 	Entries                []LineEntry `dynamodbav:"entries"`
+	// Waiting is how many requests wait (len(Entries) as last written), so
+	// that the line can be looked at without reading their inputs.
+	Waiting int `dynamodbav:"waiting"`
 	// WakeID is the SQS message id of the wake-up scheduled for the line
 	// and WakeAt (Unix milliseconds) when it is due: while it is pending,
 	// nobody else schedules one, so a line has one chain of wake-ups.
 	WakeID string `dynamodbav:"wakeId,omitempty"`
 	WakeAt int64  `dynamodbav:"wakeAt,omitempty"`
+	// Starting lists the requests of the environment that may have started
+	// a job jobwatch does not know yet: each from before its job-starting
+	// call until its job is claimed, or it is known that no job came of
+	// it. While one is listed, no other request of the environment calls,
+	// and the sweep leaves alone the jobs of its operation created since
+	// its StartingAt less ClockSkew (see Reconciling).
+	Starting []StartMarker `dynamodbav:"starting,omitempty"`
 	// ExpiresAt (Unix seconds) is set on an empty line only, so that idle
 	// environments do not accumulate items.
 	ExpiresAt int64 `dynamodbav:"expiresAt,omitempty"`
 }
+
+// StartMarker says that a request is starting a job on the environment,
+// or checking whether an unanswered call started one.
+type StartMarker struct {
+	RequestID string `dynamodbav:"requestId"`
+	Operation string `dynamodbav:"operation"`
+	// At is the request's StartingAt: its first call whose answer is not
+	// known.
+	At time.Time `dynamodbav:"at"`
+}
+
+// ClockSkew is how far the Admin API's clock (a job's CreateTime) may be
+// from jobwatch's (a request's StartingAt): the jobs a request looks for
+// after an unanswered call, and those the sweep leaves to it, are created
+// since StartingAt less ClockSkew.
+const ClockSkew = 2 * time.Minute
+
+// WakeGrace is how long past its due time a scheduled wake-up is still
+// trusted to come; after it, another one is sent.
+const WakeGrace = 2 * time.Minute
 
 // LineEntry is one waiting request.
 type LineEntry struct {
@@ -59,6 +90,50 @@ func (l *Line) Position(requestID string) int {
 	return -1
 }
 
+// Marker returns the start marker of a request; ok is false when it has
+// none.
+func (l *Line) Marker(requestID string) (m StartMarker, ok bool) {
+	for _, m := range l.Starting {
+		if m.RequestID == requestID {
+			return m, true
+		}
+	}
+	return StartMarker{}, false
+}
+
+// Mark lists m among the requests starting, in place of the request's
+// earlier marker.
+func (l *Line) Mark(m StartMarker) {
+	l.Unmark(m.RequestID)
+	l.Starting = append(l.Starting, m)
+}
+
+// Unmark takes a request off the requests starting; false when it was
+// not on.
+func (l *Line) Unmark(requestID string) bool {
+	n := len(l.Starting)
+	l.Starting = slices.DeleteFunc(l.Starting, func(m StartMarker) bool { return m.RequestID == requestID })
+	return len(l.Starting) < n
+}
+
+// Reconciling reports whether a job of operation created at created may
+// be one a starting request has yet to claim: it was created since that
+// request's StartingAt less ClockSkew. The sweep leaves such jobs alone.
+func (l *Line) Reconciling(operation string, created time.Time) bool {
+	for _, m := range l.Starting {
+		if m.Operation == operation && !created.Before(m.At.Add(-ClockSkew)) {
+			return true
+		}
+	}
+	return false
+}
+
+// WakePending reports whether a wake-up is scheduled for the line and
+// not overdue (due at most WakeGrace ago).
+func (l *Line) WakePending(now time.Time) bool {
+	return l.WakeID != "" && now.Before(time.UnixMilli(l.WakeAt).Add(WakeGrace))
+}
+
 // Fits reports whether the line stays within MaxLineBytes. It measures
 // JSON, a little larger than DynamoDB's own accounting: the safe side.
 func (l *Line) Fits() bool {
@@ -66,12 +141,15 @@ func (l *Line) Fits() bool {
 	return len(b) <= MaxLineBytes
 }
 
-// settle gives an empty line its expiry, and takes it from one in use.
+// settle gives an empty line its expiry, and takes it from one in use
+// or with a request starting.
 func (l *Line) settle(now time.Time) {
-	l.ExpiresAt = 0
+	l.ExpiresAt, l.Waiting = 0, len(l.Entries)
 	if len(l.Entries) == 0 {
 		l.Entries = []LineEntry{}
-		l.ExpiresAt = now.Add(emptyLineTTL).Unix()
+		if len(l.Starting) == 0 {
+			l.ExpiresAt = now.Add(emptyLineTTL).Unix()
+		}
 	}
 }
 
@@ -80,6 +158,17 @@ func (l *Line) settle(now time.Time) {
 func (s *Store) Line(ctx context.Context, appID, env string) (*Line, error) {
 	l := &Line{stored: stored{PK: lineKey(appID, env)}, AppID: appID, BackendEnvironmentName: env}
 	if _, err := s.get(ctx, l.PK, l); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// LineSummary reads what the sweep needs of a line without the waiting
+// requests, whose inputs can hold secrets: how many wait, the wake-up and
+// the start markers (Entries stays empty).
+func (s *Store) LineSummary(ctx context.Context, appID, env string) (*Line, error) {
+	l := &Line{stored: stored{PK: lineKey(appID, env)}, AppID: appID, BackendEnvironmentName: env}
+	if _, err := s.get(ctx, l.PK, l, "pk", "rev", "waiting", "wakeId", "wakeAt", "starting"); err != nil {
 		return nil, err
 	}
 	return l, nil

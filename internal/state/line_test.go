@@ -76,3 +76,57 @@ func TestEditLineRefusal(t *testing.T) {
 		t.Errorf("a refused edit wrote %+v", got)
 	}
 }
+
+// TestLineMarkers keeps the requests starting on the line item: the sweep
+// reads them, and the head of the line, without reading the waiting
+// inputs, and a line with a request starting does not expire.
+func TestLineMarkers(t *testing.T) {
+	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	s := newStore(t, state.Options{Now: func() time.Time { return now }})
+	ctx := context.Background()
+	l, _ := s.Line(ctx, "d1", "dev")
+	err := s.EditLine(ctx, l, func(x *state.Line) (bool, error) {
+		x.Mark(state.StartMarker{RequestID: "r-1", Operation: "CloneBackend", At: now})
+		x.WakeID, x.WakeAt = "w-1", now.UnixMilli()
+		return true, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Line(ctx, "d1", "dev"); got.ExpiresAt != 0 {
+		t.Errorf("an empty line with a request starting expires at %d; want never", got.ExpiresAt)
+	}
+	err = s.EditLine(ctx, l, func(x *state.Line) (bool, error) {
+		x.Entries = append(x.Entries, state.LineEntry{RequestID: "r-2", Request: state.WaitingRequest{Operation: "CloneBackend", Input: `{"secret":"s"}`}},
+			state.LineEntry{RequestID: "r-3", Request: state.WaitingRequest{Operation: "CloneBackend", Input: `{"secret":"t"}`}})
+		return true, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := s.LineSummary(ctx, "d1", "dev")
+	if err != nil || !sum.Exists() || len(sum.Entries) != 0 || sum.Waiting != 2 || sum.WakeID != "w-1" || len(sum.Starting) != 1 {
+		t.Fatalf("summary = %+v, %v; want 2 waiting (without their inputs), the wake-up and the marker", sum, err)
+	}
+	tests := map[string]struct {
+		op      string
+		created time.Time
+		want    bool
+	}{
+		"same operation, created after":              {"CloneBackend", now.Add(time.Second), true},
+		"same operation, created within the skew":    {"CloneBackend", now.Add(-state.ClockSkew), true},
+		"same operation, created before the skew":    {"CloneBackend", now.Add(-state.ClockSkew - time.Second), false},
+		"another operation, created after the start": {"UpdateBackendAPI", now.Add(time.Second), false},
+	}
+	for name, tc := range tests {
+		if got := sum.Reconciling(tc.op, tc.created); got != tc.want {
+			t.Errorf("%s: Reconciling = %v, want %v", name, got, tc.want)
+		}
+	}
+	if !sum.WakePending(now.Add(state.WakeGrace-time.Second)) || sum.WakePending(now.Add(state.WakeGrace)) {
+		t.Errorf("a wake-up due now is pending until WakeGrace has passed")
+	}
+	if !l.Unmark("r-1") || l.Unmark("r-1") {
+		t.Errorf("Unmark: want true, then false")
+	}
+}

@@ -13,7 +13,7 @@ import (
 
 // RequestState is where a job request is in its life:
 //
-//	received ──▶ starting ──▶ started
+//	received ◀─▶ starting ──▶ started
 //	    │          ▲    │
 //	    │          │    ▼
 //	    └────────▶ waiting
@@ -24,11 +24,19 @@ import (
 // A request is received (its record created, leased to the invocation
 // handling it); starting is recorded, with its time, before each
 // job-starting Admin API call, so that an answer lost with a crash can be
-// looked for; started once the job id is known; waiting while it is in its
-// environment's line. It ends failed (the service refused it for good) or
+// looked for, and left for received again when the call's answer says it
+// started nothing (busy, throttled, refused); started once the job id is
+// known; waiting while it is in its environment's line. It ends failed (the service refused it for good) or
 // timedOut (it waited past its deadline) without a job. A request refused
 // before it had a job or a place in line leaves no record, so that a
 // retry starts afresh. Each move is a conditional write (EditRequest).
+//
+// A call whose answer does not say whether the job started (a timeout, a
+// 5xx, a dropped connection, or a starting record whose holder is gone)
+// makes the request Unanswered: from then until it has a job or ends, it
+// looks for a job of its own among the environment's jobs created since
+// StartingAt (which stays at that call) before it calls again, whichever
+// state it is in.
 type RequestState string
 
 // The states of a request.
@@ -45,7 +53,7 @@ const (
 // not list is final.
 var moves = map[RequestState][]RequestState{
 	Received: {Starting, Waiting, Failed, TimedOut},
-	Starting: {Started, Waiting, Failed, TimedOut},
+	Starting: {Received, Started, Waiting, Failed, TimedOut},
 	Waiting:  {Starting, Failed, TimedOut},
 }
 
@@ -83,9 +91,13 @@ type Request struct {
 	AppID                  string    `dynamodbav:"appId"`
 	BackendEnvironmentName string    `dynamodbav:"backendEnvironmentName"`
 	ArrivedAt              time.Time `dynamodbav:"arrivedAt"`
-	// StartingAt is when the last job-starting call was made for it.
+	// StartingAt is when the last job-starting call was made for it; while
+	// the request is Unanswered, when the first unanswered one was.
 	StartingAt *time.Time `dynamodbav:"startingAt,omitempty"`
-	JobID      string     `dynamodbav:"jobId,omitempty"`
+	// Unanswered says a job-starting call was made whose answer did not
+	// say whether the job started: a job of the request may exist.
+	Unanswered bool   `dynamodbav:"unanswered,omitempty"`
+	JobID      string `dynamodbav:"jobId,omitempty"`
 	// Status is the job's status as the service answered, or WAITING,
 	// FAILED, TIMED_OUT for a request that got no job.
 	Status      string     `dynamodbav:"status,omitempty"`

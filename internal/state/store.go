@@ -2,6 +2,8 @@ package state
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -28,9 +30,14 @@ type Options struct {
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// Retention is how long a tracked job's record outlives its deadline
-	// or its end (TTL); default 7 days.
+	// or its end (TTL); default DefaultRetention.
 	Retention time.Duration
 }
+
+// DefaultRetention is how long a tracked job's record outlives its
+// deadline or its end: longer than the 14 days a dead-letter queue keeps a
+// message, so that a redriven message still finds the record of its job.
+const DefaultRetention = 15 * 24 * time.Hour
 
 // Store reads and writes the state table.
 type Store struct {
@@ -51,7 +58,7 @@ func New(db Client, table string, o Options) *Store {
 		o.Now = time.Now
 	}
 	if o.Retention <= 0 {
-		o.Retention = 7 * 24 * time.Hour
+		o.Retention = DefaultRetention
 	}
 	return &Store{db: db, table: table, o: o}
 }
@@ -166,6 +173,41 @@ func (s *Store) update(ctx context.Context, pk string, upd expression.UpdateBuil
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 	})
 	return s.checked("update", pk, err)
+}
+
+// updateIf applies upd to the item at pk on condition cond (UpdateItem
+// creates the item when there is none and cond allows it); a failed
+// condition is a *conflict. When out is set, it receives the item as
+// written (ReturnValues ALL_NEW).
+func (s *Store) updateIf(ctx context.Context, pk string, cond expression.ConditionBuilder, upd expression.UpdateBuilder, out any) error {
+	expr, err := build(&cond, &upd)
+	if err != nil {
+		return fmt.Errorf("update %s: %w", pk, err)
+	}
+	in := &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.table), Key: keyOf(pk), UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	}
+	if out != nil {
+		in.ReturnValues = types.ReturnValueAllNew
+	}
+	res, err := s.db.UpdateItem(ctx, in)
+	if err := s.checked("update", pk, err); err != nil {
+		return err
+	}
+	if out != nil {
+		if err := attributevalue.UnmarshalMap(res.Attributes, out); err != nil {
+			return fmt.Errorf("read %s from table %s: %w", pk, s.table, err)
+		}
+	}
+	return nil
+}
+
+// newToken returns a random token naming one holder of a lease or claim.
+func newToken() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // delete removes the item at pk, on condition cond when it is set; a

@@ -4,10 +4,13 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	smithy "github.com/aws/smithy-go"
 
 	"github.com/jobwatch/jobwatch/internal/amplify"
 	"github.com/jobwatch/jobwatch/internal/amplify/types"
+	"github.com/jobwatch/jobwatch/internal/queue"
 )
 
 // InvalidRequestError says a payload is not a job request submit can read:
@@ -75,19 +78,93 @@ func (e *CallError) Retryable() bool { return retryable(e.Err) }
 // retryable tells throttling, timeouts and server faults (worth another
 // try) from the service refusing the request itself (BadRequest, NotFound,
 // access denied), which would fail the same way again.
-func retryable(err error) bool {
-	var throttled *types.TooManyRequestsException
-	var timeout *types.GatewayTimeoutException
-	if errors.As(err, &throttled) || errors.As(err, &timeout) {
-		return true
-	}
+func retryable(err error) bool { return answerOf(err) != answerRefused }
+
+// answer is what the failure of a job-starting call says about its job.
+type answer int
+
+const (
+	// answerUnknown: no answer (a timeout, a dropped connection, the
+	// context's end) or a server fault (5xx, 504): the job may have
+	// started.
+	answerUnknown answer = iota
+	// answerBusy: another job is pending on the environment; none started.
+	answerBusy
+	// answerThrottled: the call was throttled; no job started.
+	answerThrottled
+	// answerRefused: the service refused the request itself (BadRequest,
+	// NotFound, access denied); no job started, and none will.
+	answerRefused
+)
+
+// answerOf reads the failure of a job-starting call.
+func answerOf(err error) answer {
 	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) {
-		return apiErr.ErrorFault() != smithy.FaultClient
+	switch {
+	case isBusy(err):
+		return answerBusy
+	case isThrottle(err):
+		return answerThrottled
+	case errors.As(err, &apiErr) && apiErr.ErrorFault() == smithy.FaultClient:
+		return answerRefused
 	}
-	return true // no answer from the service: network, context deadline
+	return answerUnknown
+}
+
+// throttles are the errors the SDK counts as throttling (429
+// TooManyRequestsException among them).
+var throttles = retry.IsErrorThrottles(retry.DefaultThrottles)
+
+func isThrottle(err error) bool {
+	var throttled *types.TooManyRequestsException
+	return errors.As(err, &throttled) || throttles.IsErrorThrottle(err) == aws.TrueTernary
 }
 
 // isBusy reports whether the service refused because another job is
 // pending on the environment.
 func isBusy(err error) bool { return amplify.IsPendingJobError(err) }
+
+// Reasons for putting work off, the Reason dimension of the Backoffs
+// metric.
+const (
+	reasonThrottled   = "AdminApiThrottled"
+	reasonUnavailable = "AdminApiUnavailable"
+	reasonStateTable  = "StateTable"
+	reasonQueue       = "Queue"
+	reasonDeadline    = "InvocationDeadline"
+	reasonOther       = "Other"
+)
+
+// reasonOf names the service whose failure put work off.
+func reasonOf(err error) string {
+	var oe *smithy.OperationError
+	switch {
+	case isThrottle(err) && errors.As(err, &oe) && oe.ServiceID == amplify.ServiceID:
+		return reasonThrottled
+	case errors.As(err, &oe) && oe.ServiceID == "DynamoDB":
+		return reasonStateTable
+	case errors.As(err, &oe) && oe.ServiceID == "SQS", errors.As(err, new(*queue.EntryError)):
+		return reasonQueue
+	case errors.As(err, new(*CallError)), errors.As(err, &oe) && oe.ServiceID == amplify.ServiceID:
+		return reasonUnavailable
+	}
+	return reasonOther
+}
+
+// putOffError says the Admin API did not let a request start now
+// (throttling, an outage, an unanswered call): the request waits, and is
+// tried again after a backoff.
+type putOffError struct{ err error }
+
+func (e *putOffError) Error() string { return "the Admin API is unavailable: " + e.err.Error() }
+
+func (e *putOffError) Unwrap() error { return e.err }
+
+// permanent reports whether err is the request's own fault — it would
+// fail the same way again — rather than jobwatch's or a service's.
+func permanent(err error) bool {
+	var invalid *InvalidRequestError
+	var refusedErr *RefusedError
+	var callErr *CallError
+	return errors.As(err, &invalid) || errors.As(err, &refusedErr) || errors.As(err, &callErr) && !callErr.Retryable()
+}

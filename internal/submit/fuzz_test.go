@@ -47,6 +47,10 @@ func (deadEnd) BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...fun
 	return nil, errDead
 }
 
+func (deadEnd) ListBackendJobs(context.Context, *amplify.ListBackendJobsInput, ...func(*amplify.Options)) (*amplify.ListBackendJobsOutput, error) {
+	return nil, errDead
+}
+
 // FuzzHandleLambda feeds submit's handler arbitrary payloads, seeded from
 // events/submit: it must never panic, and every refusal must be an error
 // with something to say.
@@ -59,10 +63,11 @@ func FuzzHandleLambda(f *testing.F) {
 	s, err := New(Config{
 		JobsQueueURL: "https://sqs.us-east-1.amazonaws.com/1/jobs", WaitingQueueURL: "https://sqs.us-east-1.amazonaws.com/1/waiting",
 		CompletionsQueueURL: "https://sqs.us-east-1.amazonaws.com/1/completions", StateTable: "state",
-		Deadline: time.Hour, WaitDeadline: time.Hour, WaitRetryDelay: time.Minute, AllowedAppIDs: []string{"d1abc23"},
+		SubmitFailuresQueueURL: "https://sqs.us-east-1.amazonaws.com/1/submit-failures",
+		Deadline:               time.Hour, WaitDeadline: time.Hour, WaitRetryDelay: time.Minute, AllowedAppIDs: []string{"d1abc23"},
 	}, Clients{
 		AdminAPI: func(context.Context, *amplify.Operation, any) (any, error) { return nil, errDead },
-		SQS:      deadEnd{}, State: state.New(deadEnd{}, "state", state.Options{}),
+		Jobs:     deadEnd{}, SQS: deadEnd{}, State: state.New(deadEnd{}, "state", state.Options{}),
 	}, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		f.Fatal(err)

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +25,7 @@ import (
 	"github.com/jobwatch/jobwatch/internal/dev/emulator"
 	"github.com/jobwatch/jobwatch/internal/dev/testenv"
 	"github.com/jobwatch/jobwatch/internal/logging"
+	"github.com/jobwatch/jobwatch/internal/metrics"
 	"github.com/jobwatch/jobwatch/internal/queue"
 	"github.com/jobwatch/jobwatch/internal/state"
 )
@@ -50,9 +53,13 @@ type harness struct {
 	logs  *testenv.Buffer
 	// sent records every SendMessage and can fail chosen ones.
 	sent *recordingSQS
-	// callHook, when set, answers Admin API calls before the emulator.
-	hookMu   sync.Mutex
-	callHook func(op *amplify.Operation, in any) error
+	// callHook, when set, answers Admin API calls before the emulator;
+	// afterCall, when set, sees each call's error after the emulator.
+	hookMu    sync.Mutex
+	callHook  func(op *amplify.Operation, in any) error
+	afterCall func(op *amplify.Operation, err error)
+	// emf holds the metrics the Submitter wrote.
+	emf *testenv.Buffer
 }
 
 type harnessOption func(*Config)
@@ -66,7 +73,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	ctx := testenv.Context(t)
 	awsCfg := testenv.AWSConfig(endpoint)
 	h := &harness{t: t, ctx: ctx, clock: emulator.NewManualClock(testStart),
-		sqs: sqs.NewFromConfig(awsCfg), ddb: dynamodb.NewFromConfig(awsCfg), logs: &testenv.Buffer{}}
+		sqs: sqs.NewFromConfig(awsCfg), ddb: dynamodb.NewFromConfig(awsCfg), logs: &testenv.Buffer{}, emf: &testenv.Buffer{}}
 
 	emu, err := emulator.Start(emulator.Config{Clock: h.clock, Seed: 7,
 		JobDurations: emulator.FixedDurations(1000*time.Hour, nil), // jobs end when a test says so,
@@ -82,43 +89,61 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	})
 
 	h.cfg = Config{
-		JobsQueueURL:        h.createQueue("jobs"),
-		WaitingQueueURL:     h.createQueue("waiting"),
-		CompletionsQueueURL: h.createQueue("completions"),
-		StateTable:          h.createTable(),
-		Deadline:            6 * time.Hour,
-		WaitDeadline:        6 * time.Hour,
-		InitialPollDelay:    0, // moto holds delayed messages back; TestDelays checks the delays
-		WaitRetryDelay:      0,
+		JobsQueueURL:           h.createQueue("jobs"),
+		WaitingQueueURL:        h.createQueue("waiting"),
+		CompletionsQueueURL:    h.createQueue("completions"),
+		SubmitFailuresQueueURL: h.createQueue("failures"),
+		StateTable:             h.createTable(),
+		AllowedAppIDs:          []string{testApp},
+		Deadline:               6 * time.Hour,
+		WaitDeadline:           6 * time.Hour,
+		InitialPollDelay:       0, // moto holds delayed messages back; TestDelays checks the delays
+		WaitRetryDelay:         0,
+		// Work put off comes back after a second (the least Backoff gives).
+		BackoffBase: time.Millisecond, BackoffLimit: time.Millisecond,
 	}
 	for _, o := range opts {
 		o(&h.cfg)
 	}
 	h.sent = &recordingSQS{API: h.sqs}
-	call := func(ctx context.Context, op *amplify.Operation, in any) (any, error) {
-		h.hookMu.Lock()
-		hook := h.callHook
-		h.hookMu.Unlock()
-		if hook != nil {
-			if err := hook(op, in); err != nil {
-				return nil, err
-			}
-		}
-		return op.Call(ctx, h.api, in)
-	}
 	h.store = h.storeOver(h.ddb)
-	s, err := New(h.cfg, Clients{AdminAPI: call, SQS: h.sent, State: h.store}, h.clock.Now,
-		logging.New(h.logs, slog.LevelDebug))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.s = s
+	h.s = h.submitter(h.call, h.sent, h.store)
 	t.Cleanup(func() {
 		if t.Failed() || testing.Verbose() && os.Getenv("SUBMIT_TEST_LOGS") != "" {
 			t.Logf("submit logs:\n%s", h.logs.String())
 		}
 	})
 	return h
+}
+
+// call is the harness's Admin API: the real client (ClientCall, whose
+// job-starting calls the SDK retries on throttling only) with the hooks.
+func (h *harness) call(ctx context.Context, op *amplify.Operation, in any) (any, error) {
+	h.hookMu.Lock()
+	hook, after := h.callHook, h.afterCall
+	h.hookMu.Unlock()
+	if hook != nil {
+		if err := hook(op, in); err != nil {
+			return nil, err
+		}
+	}
+	out, err := ClientCall(h.api)(ctx, op, in)
+	if after != nil {
+		after(op, err)
+	}
+	return out, err
+}
+
+// submitter is a Submitter on the harness's configuration, clock, logs
+// and metrics, with the Admin API call, SQS client and store given.
+func (h *harness) submitter(call CallFunc, q queue.API, store Store) *Submitter {
+	h.t.Helper()
+	s, err := New(h.cfg, Clients{AdminAPI: call, Jobs: h.api, SQS: q, State: store,
+		Metrics: metrics.New(h.emf, "jobwatch-test")}, h.clock.Now, logging.New(h.logs, slog.LevelDebug))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return s
 }
 
 // storeOver is the harness's state table reached through c (a client
@@ -131,18 +156,27 @@ func (h *harness) storeOver(c state.Client) *state.Store {
 // through c, calling the Admin API directly.
 func (h *harness) withTable(c state.Client) {
 	h.t.Helper()
-	s, err := New(h.cfg, Clients{AdminAPI: ClientCall(h.api), SQS: h.sqs, State: h.storeOver(c)}, h.clock.Now,
-		logging.New(h.logs, slog.LevelDebug))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.s = s
+	h.s = h.submitter(ClientCall(h.api), h.sqs, h.storeOver(c))
 }
 
 func (h *harness) setCallHook(f func(op *amplify.Operation, in any) error) {
 	h.hookMu.Lock()
 	defer h.hookMu.Unlock()
 	h.callHook = f
+}
+
+func (h *harness) setAfterCall(f func(op *amplify.Operation, err error)) {
+	h.hookMu.Lock()
+	defer h.hookMu.Unlock()
+	h.afterCall = f
+}
+
+// setFaults sets the emulator's faults.
+func (h *harness) setFaults(f emulator.Faults) {
+	h.t.Helper()
+	if err := h.emu.SetFaults(f); err != nil {
+		h.t.Fatal(err)
+	}
 }
 
 func (h *harness) createQueue(prefix string) string {
@@ -169,10 +203,26 @@ func (h *harness) createTable() string {
 	return name
 }
 
-// cloneRequest builds a CloneBackend job request for env.
-func cloneRequest(id, env, target string) contract.JobRequest {
-	in, _ := json.Marshal(map[string]string{"AppId": testApp, "BackendEnvironmentName": env, "TargetEnvironmentName": target})
+// cloneRequest builds a CloneBackend job request for env, to the
+// environment named by tag (see envNamed).
+func cloneRequest(id, env, tag string) contract.JobRequest {
+	in, _ := json.Marshal(map[string]string{"AppId": testApp, "BackendEnvironmentName": env, "TargetEnvironmentName": envNamed(tag)})
 	return contract.JobRequest{Operation: "CloneBackend", Input: in, RequestID: id}
+}
+
+// envNamed is a valid Amplify environment name (2 to 10 lowercase
+// letters) for a tag: "pr" and seven letters from the tag's hash, so that
+// tags stay readable in tests and names distinct.
+func envNamed(tag string) string {
+	h := fnv.New32a()
+	h.Write([]byte(tag))
+	n := h.Sum32()
+	b := []byte("pr")
+	for range 7 {
+		b = append(b, byte('a'+n%26))
+		n /= 26
+	}
+	return string(b)
 }
 
 func (h *harness) submit(req contract.JobRequest) Result {
@@ -224,6 +274,7 @@ func (h *harness) count(queueURL string) int {
 // received is a message taken off a queue.
 type received struct {
 	id, receipt, body string
+	attempt           int
 }
 
 // receive takes every message now visible in a queue (and deletes them
@@ -232,21 +283,42 @@ func (h *harness) receive(queueURL string, del bool) []received {
 	h.t.Helper()
 	var all []received
 	for {
-		out, err := h.sqs.ReceiveMessage(h.ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(queueURL),
-			MaxNumberOfMessages: 10, VisibilityTimeout: 30})
-		if err != nil {
-			h.t.Fatalf("receive: %v", err)
-		}
-		if len(out.Messages) == 0 {
+		got := h.receiveOnce(queueURL, 0)
+		if len(got) == 0 {
 			return all
 		}
-		for _, m := range out.Messages {
-			all = append(all, received{aws.ToString(m.MessageId), aws.ToString(m.ReceiptHandle), aws.ToString(m.Body)})
+		for _, m := range got {
+			all = append(all, m)
 			if del {
-				h.deleteMessage(queueURL, aws.ToString(m.ReceiptHandle))
+				h.deleteMessage(queueURL, m.receipt)
 			}
 		}
 	}
+}
+
+// receiveWait waits up to 3 s for messages to come visible in a queue and
+// takes them, without deleting them.
+func (h *harness) receiveWait(queueURL string) []received {
+	h.t.Helper()
+	return append(h.receiveOnce(queueURL, 3), h.receive(queueURL, false)...)
+}
+
+func (h *harness) receiveOnce(queueURL string, wait int32) []received {
+	h.t.Helper()
+	out, err := h.sqs.ReceiveMessage(h.ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(queueURL),
+		MaxNumberOfMessages: 10, VisibilityTimeout: 30, WaitTimeSeconds: wait, MessageAttributeNames: []string{"All"}})
+	if err != nil {
+		h.t.Fatalf("receive: %v", err)
+	}
+	var got []received
+	for _, m := range out.Messages {
+		r := received{id: aws.ToString(m.MessageId), receipt: aws.ToString(m.ReceiptHandle), body: aws.ToString(m.Body)}
+		if a, ok := m.MessageAttributes[queue.AttemptAttribute]; ok {
+			r.attempt, _ = strconv.Atoi(aws.ToString(a.StringValue))
+		}
+		got = append(got, r)
+	}
+	return got
 }
 
 func (h *harness) deleteMessage(queueURL, receipt string) {
@@ -261,10 +333,21 @@ func (h *harness) deleteMessage(queueURL, receipt string) {
 // returns how many it delivered and the failed ids.
 func (h *harness) pump() (delivered int, failed []string) {
 	h.t.Helper()
-	msgs := h.receive(h.cfg.WaitingQueueURL, false)
+	return h.pumpReceived(h.receive(h.cfg.WaitingQueueURL, false))
+}
+
+// pumpLater pumps once the wake-ups put off with a backoff (a second in
+// the harness) are visible.
+func (h *harness) pumpLater() (delivered int, failed []string) {
+	h.t.Helper()
+	return h.pumpReceived(h.receiveWait(h.cfg.WaitingQueueURL))
+}
+
+func (h *harness) pumpReceived(msgs []received) (delivered int, failed []string) {
+	h.t.Helper()
 	batch := make([]queue.Message, len(msgs))
 	for i, m := range msgs {
-		batch[i] = queue.Message{ID: m.id, Body: m.body}
+		batch[i] = queue.Message{ID: m.id, Body: m.body, Attempt: m.attempt}
 	}
 	failed = h.s.Wake(h.ctx, batch)
 	for _, m := range msgs {
@@ -367,7 +450,7 @@ func (r *recordingSQS) SendMessageBatch(ctx context.Context, in *sqs.SendMessage
 	r.mu.Unlock()
 	var each []*sqs.SendMessageInput
 	for _, e := range in.Entries {
-		m := &sqs.SendMessageInput{QueueUrl: in.QueueUrl, MessageBody: e.MessageBody, DelaySeconds: e.DelaySeconds}
+		m := &sqs.SendMessageInput{QueueUrl: in.QueueUrl, MessageBody: e.MessageBody, DelaySeconds: e.DelaySeconds, MessageAttributes: e.MessageAttributes}
 		if fail != nil {
 			if err := fail(m); err != nil {
 				return nil, err

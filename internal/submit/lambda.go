@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -26,10 +27,16 @@ import (
 //     to the Lambda request id, which Lambda keeps across the retries of
 //     an asynchronous invocation.
 //
-// A job request is answered with a Result; a bad payload is an error
-// naming the problem, returned as the function's error so that
-// EventBridge's retries and on-failure destination keep the event.
+// A job request is answered with a Result. One that can never run
+// (malformed, refused by jobwatch or, for good, by the service) is an
+// error naming the problem — for a direct invocation, the function's
+// error; for an EventBridge event, which Lambda would only retry twice
+// in vain, a record in Lambda's on-failure format sent at once to the
+// submit-failures queue, and a Refusal. Other failures (DynamoDB or SQS
+// unavailable) are the function's error, for Lambda to retry. The
+// metrics recorded are written at the end.
 func (s *Submitter) HandleLambda(ctx context.Context, payload json.RawMessage) (any, error) {
+	defer s.flushMetrics(ctx)
 	trimmed := bytes.TrimSpace(payload)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return nil, s.invalid(ctx, &InvalidRequestError{
@@ -60,7 +67,28 @@ func (s *Submitter) HandleLambda(ctx context.Context, payload json.RawMessage) (
 	return s.submit(ctx, req)
 }
 
+// handleEventBridge runs the job request of an EventBridge event; one that
+// can never run goes to the submit-failures queue.
 func (s *Submitter) handleEventBridge(ctx context.Context, payload []byte) (any, error) {
+	out, err := s.eventBridgeRequest(ctx, payload)
+	if err == nil || !permanent(err) {
+		return out, err
+	}
+	if derr := s.deadLetter(ctx, payload, err); derr != nil {
+		s.log.ErrorContext(ctx, "could not send the refused job request to the submit-failures queue; failing the invocation",
+			"error", derr.Error())
+		return nil, err
+	}
+	return Refusal{Error: err.Error()}, nil
+}
+
+// Refusal answers an EventBridge job request that can never run: it was
+// sent to the submit-failures queue, with Error naming the problem.
+type Refusal struct {
+	Error string `json:"error"`
+}
+
+func (s *Submitter) eventBridgeRequest(ctx context.Context, payload []byte) (any, error) {
 	var ev events.EventBridgeEvent
 	if err := json.Unmarshal(payload, &ev); err != nil {
 		return nil, s.invalid(ctx, &InvalidRequestError{Err: fmt.Errorf("EventBridge event: %w", err)})
@@ -103,6 +131,71 @@ func (s *Submitter) submit(ctx context.Context, req contract.JobRequest) (any, e
 		return nil, err
 	}
 	return res, nil
+}
+
+// deadLetter sends a job request that can never run (err says why) to
+// the submit-failures queue at once, as Lambda's on-failure record of an
+// asynchronous invocation: the queue's alarm and redrive tools read one
+// format. The record holds the whole request, as Lambda's would.
+func (s *Submitter) deadLetter(ctx context.Context, payload []byte, err error) error {
+	var functionARN, requestID string
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		functionARN, requestID = lc.InvokedFunctionArn, lc.AwsRequestID
+	}
+	record := failureRecord{Version: "1.0", Timestamp: s.now().UTC().Format(time.RFC3339Nano), RequestPayload: payload}
+	record.RequestContext.RequestID, record.RequestContext.FunctionARN = requestID, functionARN
+	// Lambda's word for a failed invocation it will not retry.
+	record.RequestContext.Condition, record.RequestContext.ApproximateInvokeCount = "RetriesExhausted", 1
+	record.ResponseContext.StatusCode, record.ResponseContext.ExecutedVersion, record.ResponseContext.FunctionError = 200, "$LATEST", "Unhandled"
+	record.ResponsePayload.ErrorMessage, record.ResponsePayload.ErrorType = err.Error(), errorType(err)
+	if err := s.send(ctx, s.cfg.SubmitFailuresQueueURL, record, 0); err != nil {
+		return err
+	}
+	s.log.WarnContext(ctx, "job request refused; sent to the submit-failures queue", "error", err.Error())
+	return nil
+}
+
+// failureRecord is Lambda's on-failure destination record of an
+// asynchronous invocation.
+type failureRecord struct {
+	Version        string `json:"version"`
+	Timestamp      string `json:"timestamp"`
+	RequestContext struct {
+		RequestID              string `json:"requestId"`
+		FunctionARN            string `json:"functionArn"`
+		Condition              string `json:"condition"`
+		ApproximateInvokeCount int    `json:"approximateInvokeCount"`
+	} `json:"requestContext"`
+	RequestPayload  json.RawMessage `json:"requestPayload"`
+	ResponseContext struct {
+		StatusCode      int    `json:"statusCode"`
+		ExecutedVersion string `json:"executedVersion"`
+		FunctionError   string `json:"functionError"`
+	} `json:"responseContext"`
+	ResponsePayload struct {
+		ErrorMessage string `json:"errorMessage"`
+		ErrorType    string `json:"errorType"`
+	} `json:"responsePayload"`
+}
+
+// errorType names the kind of err as the runtime would (its Go type).
+func errorType(err error) string {
+	var invalid *InvalidRequestError
+	var refusedErr *RefusedError
+	switch {
+	case errors.As(err, &invalid):
+		return "InvalidRequestError"
+	case errors.As(err, &refusedErr):
+		return "RefusedError"
+	}
+	return "CallError"
+}
+
+// flushMetrics writes the metrics recorded during the invocation.
+func (s *Submitter) flushMetrics(ctx context.Context) {
+	if err := s.metrics.Flush(); err != nil {
+		s.log.WarnContext(ctx, "could not write the metrics", "error", err.Error())
+	}
 }
 
 // invalid logs a payload refused before it became a job request; Submit

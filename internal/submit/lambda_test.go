@@ -1,8 +1,10 @@
 package submit
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -90,6 +92,7 @@ func fixtureCases(h *harness) map[string]fixtureCase {
 	}
 	return map[string]fixtureCase{
 		"direct-clone-backend.json":                    {check: started("staging", "cli-pr-43-clone")},
+		"bad-environment-name.json":                    {wantErr: "member TargetEnvironmentName must be an Amplify environment name: 2 to 10 lowercase letters"},
 		"eventbridge-clone-backend.json":               {check: started("dev", "ci-pr-42-clone")},
 		"eventbridge-create-backend-auth.json":         {check: started("auth", "3f1c2b7a-0d4e-4c55-9a8b-2e6f1d0c9b11")},
 		"eventbridge-update-backend-api.json":          {check: started("api", "ci-schema-7f3a")},
@@ -136,7 +139,10 @@ func fixtureCases(h *harness) map[string]fixtureCase {
 }
 
 // runFixture hands one fixture file to the Lambda handler and checks the
-// answer.
+// answer. A bad direct request is the function's error; a bad EventBridge
+// event is sent to the submit-failures queue at once, in Lambda's
+// on-failure record format, and the invocation succeeds (Lambda's two
+// retries would fail the same way).
 func runFixture(t *testing.T, h *harness, file string, tc fixtureCase) {
 	payload, err := os.ReadFile(file)
 	if err != nil {
@@ -147,6 +153,13 @@ func runFixture(t *testing.T, h *harness, file string, tc fixtureCase) {
 	}
 	out, err := h.s.HandleLambda(h.ctx, payload)
 	if strings.HasPrefix(filepath.Base(file), "bad-") && tc.wantErr != "" {
+		if bytes.Contains(payload, []byte(`"detail-type"`)) {
+			if r, ok := out.(Refusal); err != nil || !ok || !strings.Contains(r.Error, tc.wantErr) {
+				t.Fatalf("HandleLambda = %#v, %v; want a Refusal naming the problem (the event goes to the submit-failures queue)", out, err)
+			}
+			checkFailureRecord(t, h, payload, tc.wantErr)
+			return
+		}
 		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 			t.Fatalf("error = %v, want one containing %q", err, tc.wantErr)
 		}
@@ -160,6 +173,39 @@ func runFixture(t *testing.T, h *harness, file string, tc fixtureCase) {
 		t.Fatalf("HandleLambda: %v", err)
 	}
 	tc.check(t, out)
+}
+
+// checkFailureRecord expects one record in the submit-failures queue: the
+// event refused, with the problem named, in Lambda's on-failure format.
+func checkFailureRecord(t *testing.T, h *harness, payload []byte, wantErr string) failureRecordSeen {
+	t.Helper()
+	got := h.receive(h.cfg.SubmitFailuresQueueURL, true)
+	if len(got) != 1 {
+		t.Fatalf("submit-failures queue holds %d records, want 1", len(got))
+	}
+	var rec failureRecordSeen
+	if err := json.Unmarshal([]byte(got[0].body), &rec); err != nil {
+		t.Fatal(err)
+	}
+	var sent, want any
+	_ = json.Unmarshal(rec.RequestPayload, &sent)
+	_ = json.Unmarshal(payload, &want)
+	if rec.Version != "1.0" || rec.RequestContext["condition"] != "RetriesExhausted" || !reflect.DeepEqual(sent, want) ||
+		!strings.Contains(rec.ResponsePayload.ErrorMessage, wantErr) || rec.ResponsePayload.ErrorType == "" {
+		t.Errorf("failure record = %s\nwant the event, and an error containing %q", got[0].body, wantErr)
+	}
+	return rec
+}
+
+// failureRecordSeen is Lambda's on-failure record as a test reads it.
+type failureRecordSeen struct {
+	Version         string          `json:"version"`
+	RequestContext  map[string]any  `json:"requestContext"`
+	RequestPayload  json.RawMessage `json:"requestPayload"`
+	ResponsePayload struct {
+		ErrorMessage string `json:"errorMessage"`
+		ErrorType    string `json:"errorType"`
+	} `json:"responsePayload"`
 }
 
 // checkNoSecrets fails when text holds a ClientSecret of the fixtures.
@@ -221,16 +267,13 @@ func TestHandleLambdaPayloads(t *testing.T) {
 		wantErr string
 	}{
 		"direct, no requestId: the Lambda request id": {ctx: lambdaCtx,
-			payload: `{"operation":"CloneBackend","input":{"AppId":"d1abc23","BackendEnvironmentName":"dev","TargetEnvironmentName":"pr-60"}}`,
+			payload: `{"operation":"CloneBackend","input":{"AppId":"d1abc23","BackendEnvironmentName":"dev","TargetEnvironmentName":"prsixty"}}`,
 			wantID:  "lambda-req-1"},
 		"EventBridge, no requestId: the event id": {ctx: h.ctx,
-			payload: `{"id":"ev-1","detail-type":"Amplify Backend Job Requested","source":"x","detail":{"operation":"clone_backend","input":{"AppId":"d1abc23","BackendEnvironmentName":"staging","TargetEnvironmentName":"pr-61"}}}`,
+			payload: `{"id":"ev-1","detail-type":"Amplify Backend Job Requested","source":"x","detail":{"operation":"clone_backend","input":{"AppId":"d1abc23","BackendEnvironmentName":"staging","TargetEnvironmentName":"prsixtyone"}}}`,
 			wantID:  "ev-1"},
 		"misspelt field in a direct request": {ctx: h.ctx,
 			payload: `{"opertion":"CloneBackend","input":{}}`, wantErr: `unknown field "opertion"`},
-		"misspelt field in a detail": {ctx: h.ctx,
-			payload: `{"id":"ev-2","detail-type":"Amplify Backend Job Requested","detail":{"operation":"CloneBackend","inputs":{}}}`,
-			wantErr: `detail of EventBridge event ev-2`},
 		"no input": {ctx: h.ctx, payload: `{"operation":"CloneBackend"}`, wantErr: `field "input" is required`},
 		"records from another source": {ctx: h.ctx,
 			payload: `{"Records":[{"EventSource":"aws:sns","Sns":{"Message":"hi"}}]}`,
@@ -257,6 +300,27 @@ func TestHandleLambdaPayloads(t *testing.T) {
 	}
 }
 
+// A bad EventBridge event is not the function's error (Lambda would
+// retry it twice in vain): it goes to the submit-failures queue at once,
+// as Lambda's on-failure record naming the problem.
+func TestEventBridgeRefusalGoesToFailuresQueue(t *testing.T) {
+	h := newHarness(t)
+	ctx := lambdacontext.NewContext(h.ctx, &lambdacontext.LambdaContext{AwsRequestID: "lambda-req-2",
+		InvokedFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:jobwatch-submit"})
+	payload := []byte(`{"id":"ev-2","detail-type":"Amplify Backend Job Requested","detail":{"operation":"CloneBackend","inputs":{}}}`)
+	out, err := h.s.HandleLambda(ctx, payload)
+	if _, ok := out.(Refusal); err != nil || !ok {
+		t.Fatalf("HandleLambda = %#v, %v; want a Refusal", out, err)
+	}
+	rec := checkFailureRecord(t, h, payload, `detail of EventBridge event ev-2: job request: unknown field "inputs"`)
+	if rec.RequestContext["requestId"] != "lambda-req-2" || !strings.HasSuffix(fmt.Sprint(rec.RequestContext["functionArn"]), ":function:jobwatch-submit") {
+		t.Errorf("requestContext = %v, want the invocation's", rec.RequestContext)
+	}
+	if n := h.jobsCreated(); n != 0 {
+		t.Errorf("%d jobs started", n)
+	}
+}
+
 // The responses are the JSON shapes the README documents.
 func TestResponseJSON(t *testing.T) {
 	b, _ := json.Marshal(Result{JobID: "j1", AppID: "a", BackendEnvironmentName: "dev", Operation: "CloneBackend", Status: "RUNNING", RequestID: "r"})
@@ -279,8 +343,12 @@ func TestSecretsStayOutOfLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	var errs []string
-	handle := func(p []byte) {
-		if _, err := h.s.HandleLambda(h.ctx, p); err != nil {
+	handle := func(p []byte) { // refusals of EventBridge events are answered, not errors
+		out, err := h.s.HandleLambda(h.ctx, p)
+		if r, ok := out.(Refusal); ok {
+			errs = append(errs, r.Error)
+		}
+		if err != nil {
 			errs = append(errs, err.Error())
 		}
 	}
@@ -298,7 +366,7 @@ func TestSecretsStayOutOfLogs(t *testing.T) {
 	})
 	h.pump()
 	h.setCallHook(nil)
-	h.pump()
+	h.pumpLater()
 	if tr := h.tracking(); len(tr) != 1 || tr[0].Operation != "CreateBackendAuth" {
 		t.Fatalf("tracking = %+v, want the CreateBackendAuth job", tr)
 	}

@@ -1,6 +1,7 @@
 package submit
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,55 +13,82 @@ import (
 	"github.com/jobwatch/jobwatch/internal/amplify"
 	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/logging"
-	"github.com/jobwatch/jobwatch/internal/queue"
+	"github.com/jobwatch/jobwatch/internal/metrics"
 	"github.com/jobwatch/jobwatch/internal/state"
 )
 
-// Wake handles a batch of wake-ups and returns the ids of the messages to
-// deliver again: malformed ones, and those whose work failed (throttling,
-// a 5xx, SQS or DynamoDB unavailable). Each wake-up looks at its
-// environment's line: it drops requests past their deadline (TIMED_OUT),
-// submits the head when the environment is free and goes on with the next,
-// and schedules another wake-up while the environment is busy.
-func (s *Submitter) Wake(ctx context.Context, msgs []queue.Message) (failedIDs []string) {
-	for _, m := range msgs {
-		if err := s.wake(ctx, m); err != nil {
-			failedIDs = append(failedIDs, m.ID)
+// join puts a request at the back of its environment's line — at the
+// front when it holds the environment's start marker (it was starting
+// before the others joined) — and makes sure a wake-up will look at the
+// line: after WaitRetryDelay, or a backoff when the Admin API put the
+// request off (why).
+func (s *Submitter) join(ctx context.Context, r *request, rec *state.Request, line *state.Line, why error) (Result, error) {
+	entry := state.LineEntry{RequestID: r.id, Request: state.WaitingRequest{Operation: r.op.Name, Input: r.inputJSON},
+		ArrivedAt: rec.ArrivedAt, Deadline: rec.ArrivedAt.Add(s.cfg.WaitDeadline)}
+	err := s.store.EditLine(ctx, line, func(l *state.Line) (bool, error) {
+		switch {
+		case l.Position(r.id) >= 0:
+			return false, nil // in line already: an earlier attempt joined
+		case len(l.Entries) >= s.cfg.MaxLine:
+			return false, &RefusedError{RequestID: r.id, Operation: r.op.Name, Reason: fmt.Sprintf(
+				"%d requests already wait for app %s environment %s, the most a line holds; try again later",
+				len(l.Entries), r.appID, r.env)}
 		}
-	}
-	return failedIDs
-}
-
-func (s *Submitter) wake(ctx context.Context, m queue.Message) error {
-	w, err := contract.DecodeWakeup([]byte(m.Body))
+		if _, starting := l.Marker(r.id); starting {
+			l.Entries = append([]state.LineEntry{entry}, l.Entries...)
+		} else {
+			l.Entries = append(l.Entries, entry)
+		}
+		if !l.Fits() {
+			return false, &RefusedError{RequestID: r.id, Operation: r.op.Name, Reason: fmt.Sprintf(
+				"the requests waiting for app %s environment %s already fill the line's %d KB; try again later",
+				r.appID, r.env, state.MaxLineBytes/1024)}
+		}
+		return true, nil
+	})
 	if err != nil {
-		s.log.ErrorContext(ctx, "malformed wake-up", "messageId", m.ID, "error", err.Error())
-		return err
+		s.release(ctx, rec)
+		if errors.Is(err, state.ErrConflict) {
+			err = fmt.Errorf("join the line of app %s environment %s: %w", r.appID, r.env, err)
+		}
+		return Result{}, err
 	}
-	ctx = logging.With(ctx, append(logging.Job(w.AppID, w.BackendEnvironmentName, ""), slog.String("messageId", m.ID))...)
-	if err := s.look(ctx, w.AppID, w.BackendEnvironmentName, m.ID); err != nil {
-		s.log.ErrorContext(ctx, "wake-up failed; it will be delivered again", "error", err.Error())
-		return err
+	s.metrics.Add(metrics.JobsWaiting, float64(len(line.Entries)), nil)
+	delay := s.cfg.WaitRetryDelay
+	if errors.As(why, new(*putOffError)) {
+		delay = s.backoff(1)
 	}
-	return nil
+	if err := s.scheduleLook(ctx, line, "", delay); err != nil {
+		// The request is in the line but nothing may come to look at it:
+		// fail, so that the retry (which finds it in the line) schedules.
+		s.unlock(ctx, rec)
+		return Result{}, err
+	}
+	if err := s.backInLine(ctx, rec); err != nil {
+		return Result{}, err
+	}
+	s.log.InfoContext(ctx, "the request waits in line",
+		"reason", why.Error(), "position", line.Position(r.id)+1, "status", rec.Status)
+	return resultOf(rec), nil
 }
 
 // look works through an environment's line until it is empty or its head
-// has to wait. self is the id of the wake-up being handled.
+// has to wait. self is the wake-up chain being handled: the line's chain
+// goes on with the next wake-up it schedules, and ends only on an empty
+// line.
 func (s *Submitter) look(ctx context.Context, appID, env, self string) error {
 	line, err := s.store.Line(ctx, appID, env)
 	if err != nil {
-		return err
-	}
-	if err := s.consumeWakeup(ctx, line, self); err != nil {
 		return err
 	}
 	// Each round removes the head or stops; the bound only guards against
 	// a line that keeps refilling.
 	for range s.cfg.MaxLine + 2 {
 		if len(line.Entries) == 0 {
-			s.log.DebugContext(ctx, "the line is empty")
-			return nil
+			if _, err := s.settleStarts(ctx, line, "", true); err != nil {
+				return err
+			}
+			return s.endChain(ctx, line, self)
 		}
 		moved, err := s.tryHead(ctx, line, self)
 		if err != nil || !moved {
@@ -70,52 +98,67 @@ func (s *Submitter) look(ctx context.Context, appID, env, self string) error {
 			return err
 		}
 	}
-	return s.scheduleLook(ctx, line, self)
+	return s.scheduleLook(ctx, line, self, s.cfg.WaitRetryDelay)
 }
 
-// consumeWakeup forgets the scheduled wake-up when it is the one being
-// handled, so that whoever next needs a later look schedules one.
-func (s *Submitter) consumeWakeup(ctx context.Context, line *state.Line, self string) error {
+// endChain ends the line's chain of wake-ups when it is self's and the
+// line is empty; a line refilled meanwhile gets its next look.
+func (s *Submitter) endChain(ctx context.Context, line *state.Line, self string) error {
+	refilled := false
 	err := s.store.EditLine(ctx, line, func(l *state.Line) (bool, error) {
-		if l.WakeID == "" || l.WakeID != self {
+		refilled = len(l.Entries) > 0
+		if l.WakeID != self || refilled {
 			return false, nil
 		}
 		l.WakeID, l.WakeAt = "", 0
 		return true, nil
 	})
 	if err != nil {
-		return fmt.Errorf("clear the wake-up of app %s environment %s: %w", line.AppID, line.BackendEnvironmentName, err)
+		return fmt.Errorf("end the wake-ups of app %s environment %s: %w", line.AppID, line.BackendEnvironmentName, err)
 	}
+	if refilled {
+		return s.scheduleLook(ctx, line, self, s.cfg.WaitRetryDelay)
+	}
+	s.log.DebugContext(ctx, "the line is empty")
 	return nil
 }
 
-// scheduleLook makes sure a wake-up will look at the line later: it sends
-// one unless another is already scheduled and not overdue.
-func (s *Submitter) scheduleLook(ctx context.Context, line *state.Line, self string) error {
+// scheduleLook makes sure a wake-up will look at the line after delay: it
+// sends one unless another chain's is scheduled and not overdue, then
+// notes it on the line in place of self — the line's wake-up is replaced,
+// never cleared, while requests wait.
+func (s *Submitter) scheduleLook(ctx context.Context, line *state.Line, self string, delay time.Duration) error {
 	now := s.now()
-	if line.WakeID != "" && line.WakeID != self && now.Before(time.UnixMilli(line.WakeAt).Add(wakeGrace)) {
+	if line.WakeID != self && line.WakePending(now) {
 		s.log.DebugContext(ctx, "a wake-up is already scheduled", "wakeId", line.WakeID)
 		return nil
 	}
-	id, err := s.sqs.SendJSON(ctx, s.cfg.WaitingQueueURL, contract.NewWakeup(line.AppID, line.BackendEnvironmentName), s.cfg.WaitRetryDelay)
-	if err != nil {
+	chain := newID()
+	w := contract.NewWakeup(line.AppID, line.BackendEnvironmentName)
+	w.Chain = chain
+	if err := s.send(ctx, s.cfg.WaitingQueueURL, w, delay); err != nil {
 		return fmt.Errorf("send a wake-up for app %s environment %s: %w", line.AppID, line.BackendEnvironmentName, err)
 	}
-	s.log.DebugContext(ctx, "wake-up scheduled", "wakeId", id, "delaySeconds", int(s.cfg.WaitRetryDelay/time.Second))
-	// Noting the wake-up only spares others from sending more: a failure
-	// here costs an extra wake-up, not a lost one.
-	seen := line.WakeID
-	err = s.store.EditLine(ctx, line, func(l *state.Line) (bool, error) {
-		if l.WakeID != "" && l.WakeID != seen {
+	s.log.DebugContext(ctx, "wake-up scheduled", "wakeId", chain, "delaySeconds", int(delay/time.Second))
+	s.noteWakeup(ctx, line, self, chain, now.Add(delay))
+	return nil
+}
+
+// noteWakeup notes chain, due at the given time, as the line's wake-up in
+// place of self (or of none, or of an overdue one). Noting only spares
+// others from sending more: a failure costs an extra wake-up, not a lost
+// one.
+func (s *Submitter) noteWakeup(ctx context.Context, line *state.Line, self, chain string, due time.Time) {
+	err := s.store.EditLine(ctx, line, func(l *state.Line) (bool, error) {
+		if l.WakeID != "" && l.WakeID != self && l.WakeID != chain && l.WakePending(s.now()) {
 			return false, nil // another one was scheduled meanwhile: two chains, which merge at their next look
 		}
-		l.WakeID, l.WakeAt = id, now.Add(s.cfg.WaitRetryDelay).UnixMilli()
+		l.WakeID, l.WakeAt = chain, due.UnixMilli()
 		return true, nil
 	})
 	if err != nil {
 		s.log.WarnContext(ctx, "could not note the scheduled wake-up", "error", err.Error())
 	}
-	return nil
 }
 
 // tryHead deals with the head of the line. moved reports that the head
@@ -128,7 +171,7 @@ func (s *Submitter) tryHead(ctx context.Context, line *state.Line, self string) 
 		return false, err
 	}
 	if rec == nil { // someone else holds it: look again later
-		return false, s.scheduleLook(ctx, line, self)
+		return false, s.scheduleLook(ctx, line, self, s.cfg.WaitRetryDelay)
 	}
 	switch rec.State {
 	case state.Failed, state.TimedOut:
@@ -139,61 +182,60 @@ func (s *Submitter) tryHead(ctx context.Context, line *state.Line, self string) 
 				return false, err
 			}
 		}
+		s.dropStart(ctx, &attempt{rec: rec, line: line})
 		return true, s.removeHead(ctx, line, head.RequestID)
 	}
-
-	now := s.now()
-	if now.After(head.Deadline) {
-		return true, s.giveUp(ctx, line, rec, head, contract.StatusTimedOut, "", fmt.Sprintf(
-			"waited %s for app %s environment %s to be free; its wait deadline passed",
+	a := &attempt{rec: rec, line: line, head: true}
+	if now := s.now(); now.After(head.Deadline) {
+		// Past its deadline, a request may still find the job of an
+		// unanswered call, but starts none.
+		return s.headOutcome(ctx, a, head, self, fmt.Sprintf("waited %s for app %s environment %s to be free; its wait deadline passed",
 			now.Sub(head.ArrivedAt).Round(time.Second), line.AppID, line.BackendEnvironmentName))
 	}
 	op, err := amplify.LookupOperation(head.Request.Operation)
-	var in any
 	if err == nil {
-		in, err = op.DecodeInput([]byte(head.Request.Input))
+		a.op = op
+		a.input, err = op.DecodeInput([]byte(head.Request.Input))
 	}
 	if err != nil { // it was valid when it joined; only another version could refuse it
-		return true, s.giveUp(ctx, line, rec, head, contract.StatusFailed, err.Error(), err.Error())
+		return true, s.giveUp(ctx, a, head, contract.StatusFailed, err.Error(), err.Error())
 	}
-	return s.startHead(ctx, line, rec, head, op, in, self)
+	return s.headOutcome(ctx, a, head, self, "")
 }
 
-// startHead starts the job of the line's head, whose record this
-// invocation holds.
-func (s *Submitter) startHead(ctx context.Context, line *state.Line, rec *state.Request, head state.LineEntry,
-	op *amplify.Operation, in any, self string) (moved bool, err error) {
-	out, err := s.start(ctx, rec, op, in)
-	var callErr *CallError
-	switch {
-	case err == nil:
-		if err := s.started(ctx, rec, out); err != nil {
+// headOutcome tries to start the head of the line, whose record this
+// invocation holds, and acts on the outcome. late, when set, says the
+// head is past its wait deadline: if no job of it is found, it times out.
+func (s *Submitter) headOutcome(ctx context.Context, a *attempt, head state.LineEntry, self, late string) (moved bool, err error) {
+	o := outcome{step: notFound}
+	if a.input != nil || a.rec.Unanswered {
+		if o, err = s.start(ctx, a); err != nil {
+			s.unlock(ctx, a.rec)
 			return false, err
 		}
-		return true, s.removeHead(ctx, line, head.RequestID)
-	case !errors.As(err, &callErr): // recording that it is starting failed
-		s.unlock(ctx, rec)
-		return false, err
-	case isBusy(err):
-		s.log.DebugContext(ctx, "environment still busy")
-		if err := s.backInLine(ctx, rec); err != nil {
-			return false, err
-		}
-		return false, s.scheduleLook(ctx, line, self)
-	case callErr.Retryable():
-		if berr := s.backInLine(ctx, rec); berr != nil {
-			s.log.WarnContext(ctx, "could not release the request's lease", "error", berr.Error())
-		}
-		return false, err
-	default: // the service refuses the request itself: it would never pass
-		msg := err.Error()
+	}
+	switch o.step {
+	case started:
+		return true, s.removeHead(ctx, a.line, head.RequestID)
+	case notFound:
+		s.dropStart(ctx, a)
+		return true, s.giveUp(ctx, a, head, contract.StatusTimedOut, "", late)
+	case refused:
+		msg := o.cause.Error()
 		var apiErr smithy.APIError
-		if errors.As(err, &apiErr) {
+		if errors.As(o.cause, &apiErr) {
 			msg = apiErr.ErrorCode() + ": " + apiErr.ErrorMessage()
 		}
-		return true, s.giveUp(ctx, line, rec, head, contract.StatusFailed, msg,
-			op.Name+" was refused by the service: "+msg)
+		return true, s.giveUp(ctx, a, head, contract.StatusFailed, msg, a.op.Name+" was refused by the service: "+msg)
 	}
+	if err := s.backInLine(ctx, a.rec); err != nil {
+		return false, err
+	}
+	if o.step == putOff {
+		return false, &putOffError{err: o.cause}
+	}
+	s.log.DebugContext(ctx, "the head of the line waits", "reason", o.cause.Error())
+	return false, s.scheduleLook(ctx, a.line, self, s.cfg.WaitRetryDelay)
 }
 
 // lockHead takes the record of the line's head for this invocation. It
@@ -212,56 +254,29 @@ func (s *Submitter) lockHead(ctx context.Context, line *state.Line, head state.L
 	if rec == nil {
 		rec = state.NewRequest(head.RequestID)
 	}
-	token, until := newID(), s.leaseUntil(ctx)
-	held := true
-	err = s.store.EditRequest(ctx, rec, func(x *state.Request) (bool, error) {
-		held = true
-		switch {
-		case !x.Exists():
-			*x = *rebuilt
-		case x.Done(), x.LockToken == token: // nothing left to do, or our write landed although it was reported lost
-			return false, nil
-		case x.Leased(s.now()):
-			held = false
-			return false, nil
-		}
-		x.Lease(token, until)
-		return true, nil
-	})
-	switch {
-	case errors.Is(err, state.ErrConflict):
-		return nil, nil
-	case err != nil:
-		return nil, err
-	case !held:
-		s.log.DebugContext(ctx, "another invocation is submitting the head of the line")
-		return nil, nil
-	}
-	return rec, nil
+	return s.lease(ctx, rec, rebuilt)
 }
 
 // giveUp ends a waiting request without a job: it sends a status change
 // (TIMED_OUT or FAILED) to the completions queue, records it and removes
 // the request from the line.
-func (s *Submitter) giveUp(ctx context.Context, line *state.Line, rec *state.Request, head state.LineEntry, status, errText, logText string) error {
+func (s *Submitter) giveUp(ctx context.Context, a *attempt, head state.LineEntry, status, errText, logText string) error {
 	now := s.now().UTC()
-	if status == contract.StatusTimedOut && errText == "" {
-		errText = logText
-	}
+	errText = cmp.Or(errText, logText)
 	change := contract.NewStatusChange(contract.Ending{
-		AppID: line.AppID, BackendEnvironmentName: line.BackendEnvironmentName, Operation: head.Request.Operation,
+		AppID: a.line.AppID, BackendEnvironmentName: a.line.BackendEnvironmentName, Operation: head.Request.Operation,
 		RequestID: head.RequestID, Status: status, PreviousStatus: StatusWaiting, Error: errText, SubmittedAt: head.ArrivedAt,
 	}, now)
 	if err := s.send(ctx, s.cfg.CompletionsQueueURL, change, 0); err != nil {
-		s.unlock(ctx, rec)
+		s.unlock(ctx, a.rec)
 		return fmt.Errorf("send the %s status change: %w", status, err)
 	}
 	end := state.Failed
 	if status == contract.StatusTimedOut {
 		end = state.TimedOut
 	}
-	if err := s.update(ctx, rec, func(x *state.Request) error {
-		x.Status, x.Error = status, change.Error
+	if err := s.update(ctx, a.rec, func(x *state.Request) error {
+		x.Status, x.Error, x.Unanswered = status, change.Error, false
 		x.Unlease()
 		return x.To(end)
 	}); err != nil {
@@ -269,7 +284,8 @@ func (s *Submitter) giveUp(ctx context.Context, line *state.Line, rec *state.Req
 	}
 	s.log.WarnContext(ctx, "waiting request ended without a job", "status", status, "reason", logText,
 		"waitedSeconds", int(change.DurationSeconds))
-	return s.removeHead(ctx, line, head.RequestID)
+	s.dropStart(ctx, a)
+	return s.removeHead(ctx, a.line, head.RequestID)
 }
 
 // removeHead takes requestID off the front of the line, unless it is no
@@ -285,5 +301,6 @@ func (s *Submitter) removeHead(ctx context.Context, line *state.Line, requestID 
 	if err != nil {
 		return fmt.Errorf("remove %s from the line of app %s environment %s: %w", requestID, line.AppID, line.BackendEnvironmentName, err)
 	}
+	s.metrics.Add(metrics.JobsWaiting, float64(len(line.Entries)), nil)
 	return nil
 }

@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"time"
 
 	"github.com/jobwatch/jobwatch/internal/amplify"
 	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/logging"
+	"github.com/jobwatch/jobwatch/internal/metrics"
 	"github.com/jobwatch/jobwatch/internal/queue"
 	"github.com/jobwatch/jobwatch/internal/state"
 )
@@ -20,40 +22,38 @@ import (
 // its environment.
 const StatusWaiting = "WAITING"
 
+// sourceSubmit names submit as the tracker of the jobs it starts.
+const sourceSubmit = "submit"
+
 // CallFunc calls an Admin API operation with a typed input (as from
 // amplify.Operation.DecodeInput) and returns its typed output.
 type CallFunc func(ctx context.Context, op *amplify.Operation, input any) (any, error)
 
-// ClientCall returns the CallFunc that calls through c.
-func ClientCall(c *amplify.Client) CallFunc {
-	return func(ctx context.Context, op *amplify.Operation, input any) (any, error) {
-		return op.Call(ctx, c, input)
-	}
-}
-
-// Store is the part of the state table submit uses: request records and
-// waiting lines. *state.Store implements it.
+// Store is the part of the state table submit uses: request records,
+// waiting lines and the claims on the jobs it starts. *state.Store
+// implements it.
 type Store interface {
 	Request(ctx context.Context, requestID string) (*state.Request, error)
 	EditRequest(ctx context.Context, r *state.Request, change func(*state.Request) (bool, error)) error
 	DropRequest(ctx context.Context, r *state.Request) error
 	Line(ctx context.Context, appID, env string) (*state.Line, error)
 	EditLine(ctx context.Context, l *state.Line, change func(*state.Line) (bool, error)) error
-}
-
-// JobTracker records the jobs submit starts, so that the discovery sweep
-// leaves them alone; *state.Store implements it.
-type JobTracker interface {
-	TrackJob(ctx context.Context, m contract.TrackingMessage, source string) (started bool, err error)
+	ClaimJob(ctx context.Context, m contract.TrackingMessage, source string, until time.Time) (*state.JobClaim, error)
+	MarkJobSent(ctx context.Context, c *state.JobClaim) error
 }
 
 // Clients are the services a Submitter talks to.
 type Clients struct {
+	// AdminAPI starts jobs (ClientCall in production).
 	AdminAPI CallFunc
-	SQS      queue.API
-	State    Store
-	// Tracked, when set, records each job submit starts tracking.
-	Tracked JobTracker
+	// Jobs lists an environment's jobs, to find the job of a call whose
+	// answer was lost; the *amplify.Client behind AdminAPI.
+	Jobs  amplify.ListBackendJobsAPIClient
+	SQS   queue.API
+	State Store
+	// Metrics, when set, records the function's metrics; HandleLambda
+	// writes them at the end of each invocation.
+	Metrics *metrics.Recorder
 }
 
 // Result is the answer to a job request (the direct invocation's response).
@@ -71,23 +71,30 @@ type Result struct {
 
 // Submitter submits job requests and moves the waiting lines along.
 type Submitter struct {
-	cfg     Config
-	call    CallFunc
-	sqs     *queue.Sender
-	store   Store
-	tracked JobTracker
-	now     func() time.Time
-	log     *slog.Logger
-	allowed map[string]bool
+	cfg      Config
+	adminAPI CallFunc
+	jobs     amplify.ListBackendJobsAPIClient
+	sqs      *queue.Sender
+	store    Store
+	metrics  *metrics.Recorder
+	now      func() time.Time
+	log      *slog.Logger
+	allowed  map[string]bool
 }
 
 // New returns a Submitter. now is the clock (time.Now in production).
 func New(cfg Config, c Clients, now func() time.Time, log *slog.Logger) (*Submitter, error) {
+	if cfg.MaxLine == 0 {
+		cfg.MaxLine = DefaultMaxLine
+	}
+	if cfg.BackoffBase == 0 && cfg.BackoffLimit == 0 {
+		cfg.BackoffBase, cfg.BackoffLimit = DefaultBackoffBase, DefaultBackoffLimit
+	}
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	if c.AdminAPI == nil || c.SQS == nil || c.State == nil {
-		return nil, errors.New("submit: the Admin API, SQS and state table clients are required")
+	if c.AdminAPI == nil || c.Jobs == nil || c.SQS == nil || c.State == nil {
+		return nil, errors.New("submit: the Admin API (AdminAPI and Jobs), SQS and state table clients are required")
 	}
 	if now == nil {
 		now = time.Now
@@ -95,15 +102,10 @@ func New(cfg Config, c Clients, now func() time.Time, log *slog.Logger) (*Submit
 	if log == nil {
 		log = slog.Default()
 	}
-	if cfg.MaxLine == 0 {
-		cfg.MaxLine = DefaultMaxLine
-	}
-	s := &Submitter{cfg: cfg, call: c.AdminAPI, sqs: queue.NewSender(c.SQS), store: c.State, tracked: c.Tracked, now: now, log: log}
-	if len(cfg.AllowedAppIDs) > 0 {
-		s.allowed = make(map[string]bool, len(cfg.AllowedAppIDs))
-		for _, id := range cfg.AllowedAppIDs {
-			s.allowed[id] = true
-		}
+	s := &Submitter{cfg: cfg, adminAPI: c.AdminAPI, jobs: c.Jobs, sqs: queue.NewSender(c.SQS), store: c.State,
+		metrics: c.Metrics, now: now, log: log, allowed: make(map[string]bool, len(cfg.AllowedAppIDs))}
+	for _, id := range cfg.AllowedAppIDs {
+		s.allowed[id] = true
 	}
 	return s, nil
 }
@@ -114,21 +116,19 @@ const (
 	// calls the Admin API (the longest a Lambda function runs); the lease
 	// ends earlier with the invocation's deadline.
 	lockLease = 15 * time.Minute
-	// recordTTL is how long a request record outlives its last change:
-	// past EventBridge's and Lambda's retry windows.
-	recordTTL = 24 * time.Hour
-	// wakeGrace is how long past its due time a scheduled wake-up is still
-	// trusted to come; after it, another one is sent. Poll's wake-ups at
-	// the end of a job move the line whatever the chain does.
-	wakeGrace = 2 * time.Minute
+	// recordTTL is how long a request record outlives its last change
+	// (after the wait deadline): longer than a dead-letter queue keeps a
+	// message (14 days), so that a redriven request finds its record.
+	recordTTL = 15 * 24 * time.Hour
 )
 
 // Submit runs one job request, top down: it validates the request, takes
 // its record, then starts the job (and sends its tracking message) or,
-// when the environment is busy or others wait for it, puts the request in
-// the environment's line. A request id seen before is answered from its
-// record. Errors are *InvalidRequestError, *RefusedError,
-// *InProgressError, *CallError, or a failure of SQS or DynamoDB.
+// when the environment is busy, others wait for it or the Admin API is
+// unavailable, puts the request in the environment's line. A request id
+// seen before is answered from its record. Errors are
+// *InvalidRequestError, *RefusedError, *InProgressError, *CallError (the
+// service refused the request), or a failure of SQS or DynamoDB.
 func (s *Submitter) Submit(ctx context.Context, jr contract.JobRequest) (Result, error) {
 	if jr.RequestID == "" {
 		jr.RequestID = newID()
@@ -144,9 +144,7 @@ func (s *Submitter) Submit(ctx context.Context, jr contract.JobRequest) (Result,
 	res, err := s.process(ctx, r)
 	if err != nil {
 		level := slog.LevelError
-		var refused *RefusedError
-		var callErr *CallError
-		if errors.As(err, &refused) || errors.As(err, &callErr) && !callErr.Retryable() {
+		if permanent(err) {
 			level = slog.LevelWarn // the request's own fault, not jobwatch's
 		}
 		s.log.Log(ctx, level, "job request failed", "error", err.Error())
@@ -169,6 +167,7 @@ func (s *Submitter) process(ctx context.Context, r *request) (Result, error) {
 		if err := s.track(ctx, rec); err != nil {
 			return Result{}, err
 		}
+		s.dropStart(ctx, &attempt{rec: rec})
 		return resultOf(rec), nil
 	}
 	line, err := s.store.Line(ctx, r.appID, r.env)
@@ -177,20 +176,23 @@ func (s *Submitter) process(ctx context.Context, r *request) (Result, error) {
 		return Result{}, err
 	}
 	if len(line.Entries) > 0 {
-		return s.join(ctx, r, rec, line, "others wait for the environment")
+		return s.join(ctx, r, rec, line, errors.New("others wait for the environment"))
 	}
-	out, err := s.start(ctx, rec, r.op, r.input)
+	o, err := s.start(ctx, &attempt{rec: rec, op: r.op, input: r.input, line: line})
 	switch {
-	case err == nil:
-		if err := s.started(ctx, rec, out); err != nil {
-			return Result{}, err
-		}
+	case err != nil:
+		s.release(ctx, rec)
+		return Result{}, err
+	case o.step == started:
 		return resultOf(rec), nil
-	case isBusy(err):
-		return s.join(ctx, r, rec, line, "a job is pending on the environment")
+	case o.step == refused:
+		s.forget(ctx, rec)
+		return Result{}, o.cause
+	case o.step == putOff:
+		s.putOff(ctx, reasonOf(o.cause))
+		return s.join(ctx, r, rec, line, &putOffError{err: o.cause})
 	}
-	s.release(ctx, rec)
-	return Result{}, err
+	return s.join(ctx, r, rec, line, o.cause)
 }
 
 // record takes the request's record for this invocation: it creates it
@@ -222,7 +224,7 @@ func (s *Submitter) record(ctx context.Context, r *request) (rec *state.Request,
 		case cur.Leased(s.now()):
 			return false, &InProgressError{RequestID: r.id}
 		}
-		cur.Lease(token, until) // received, starting or started but untracked, and its holder is gone: take over
+		takeOver(cur, token, until) // received, starting or started but untracked, and its holder is gone
 		return true, nil
 	})
 	if errors.Is(err, state.ErrConflict) {
@@ -231,100 +233,59 @@ func (s *Submitter) record(ctx context.Context, r *request) (rec *state.Request,
 	return rec, repeated, err
 }
 
-// start calls the operation for a request this invocation holds, after
-// recording that it is starting (with the time), so that an answer lost
-// with a crash can be looked for. A failed call is a *CallError.
-func (s *Submitter) start(ctx context.Context, rec *state.Request, op *amplify.Operation, input any) (any, error) {
-	now := s.now().UTC()
-	if err := s.update(ctx, rec, func(x *state.Request) error {
-		x.StartingAt = &now
-		return x.To(state.Starting)
-	}); err != nil {
-		return nil, fmt.Errorf("record that %s is starting: %w", rec.ID(), err)
+// takeOver leases a record whose holder is gone to token. A holder gone
+// while the request was starting may have called: whether the job
+// started is not known.
+func takeOver(x *state.Request, token string, until time.Time) {
+	if x.State == state.Starting {
+		x.Unanswered = true
 	}
-	out, err := s.call(ctx, op, input)
-	if err != nil {
-		return nil, &CallError{RequestID: rec.ID(), Operation: op.Name, AppID: rec.AppID,
-			BackendEnvironmentName: rec.BackendEnvironmentName, Err: err}
-	}
-	return out, nil
+	x.Lease(token, until)
 }
 
-// started records the job an operation started and sends its tracking
-// message.
-func (s *Submitter) started(ctx context.Context, rec *state.Request, out any) error {
-	jobID, _ := member(out, "JobId")
-	status, _ := member(out, "Status")
-	now := s.now().UTC()
-	if jobID == "" {
-		err := fmt.Errorf("%s answered without a JobId: there is no job to watch", rec.Operation)
-		_ = s.update(ctx, rec, func(x *state.Request) error {
-			x.Status, x.Error = contract.StatusFailed, err.Error()
-			x.Unlease()
-			return x.To(state.Failed)
-		})
-		return err
-	}
-	if err := s.update(ctx, rec, func(x *state.Request) error {
-		x.JobID, x.Status, x.SubmittedAt, x.Tracked = jobID, status, &now, false
-		return x.To(state.Started)
-	}); err != nil {
-		return fmt.Errorf("record job %s: %w", jobID, err)
-	}
-	return s.track(ctx, rec)
-}
-
-// join puts a request at the back of its environment's line and makes sure
-// a wake-up will look at the line.
-func (s *Submitter) join(ctx context.Context, r *request, rec *state.Request, line *state.Line, reason string) (Result, error) {
-	entry := state.LineEntry{RequestID: r.id, Request: state.WaitingRequest{Operation: r.op.Name, Input: r.inputJSON},
-		ArrivedAt: rec.ArrivedAt, Deadline: rec.ArrivedAt.Add(s.cfg.WaitDeadline)}
-	err := s.store.EditLine(ctx, line, func(l *state.Line) (bool, error) {
+// lease takes a request's record for this invocation (rebuilt when it is
+// missing and rebuilt is set). It returns nil when another invocation
+// holds it, or when there is none to rebuild. A record with nothing left
+// to do is returned without a lease.
+func (s *Submitter) lease(ctx context.Context, rec, rebuilt *state.Request) (*state.Request, error) {
+	token, until := newID(), s.leaseUntil(ctx)
+	held := true
+	err := s.store.EditRequest(ctx, rec, func(x *state.Request) (bool, error) {
+		held = true
 		switch {
-		case l.Position(r.id) >= 0:
-			return false, nil // in line already: an earlier attempt joined
-		case len(l.Entries) >= s.cfg.MaxLine:
-			return false, &RefusedError{RequestID: r.id, Operation: r.op.Name, Reason: fmt.Sprintf(
-				"%d requests already wait for app %s environment %s, the most a line holds; try again later",
-				len(l.Entries), r.appID, r.env)}
+		case !x.Exists() && rebuilt == nil:
+			held = false
+			return false, nil
+		case !x.Exists():
+			*x = *rebuilt
+		case x.Done(), x.LockToken == token: // nothing left to do, or our write landed although it was reported lost
+			return false, nil
+		case x.Leased(s.now()):
+			held = false
+			return false, nil
 		}
-		l.Entries = append(l.Entries, entry)
-		if !l.Fits() {
-			return false, &RefusedError{RequestID: r.id, Operation: r.op.Name, Reason: fmt.Sprintf(
-				"the requests waiting for app %s environment %s already fill the line's %d KB; try again later",
-				r.appID, r.env, state.MaxLineBytes/1024)}
-		}
+		takeOver(x, token, until)
 		return true, nil
 	})
-	if err != nil {
-		s.release(ctx, rec)
-		if errors.Is(err, state.ErrConflict) {
-			err = fmt.Errorf("join the line of app %s environment %s: %w", r.appID, r.env, err)
-		}
-		return Result{}, err
+	switch {
+	case errors.Is(err, state.ErrConflict):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case !held:
+		s.log.DebugContext(ctx, "another invocation holds the request", "heldRequestId", rec.ID())
+		return nil, nil
 	}
-	if err := s.scheduleLook(ctx, line, ""); err != nil {
-		// The request is in the line but nothing may come to look at it:
-		// fail, so that the retry (which finds it in the line) schedules.
-		s.unlock(ctx, rec)
-		return Result{}, err
-	}
-	if err := s.backInLine(ctx, rec); err != nil {
-		return Result{}, err
-	}
-	s.log.InfoContext(ctx, "environment busy: the request waits in line",
-		"reason", reason, "position", line.Position(r.id)+1, "status", rec.Status)
-	return resultOf(rec), nil
+	return rec, nil
 }
 
-// track sends the tracking message of a started request and notes it.
-func (s *Submitter) track(ctx context.Context, rec *state.Request) error {
-	ctx = logging.With(ctx, slog.String("jobId", rec.JobID))
+// trackingMessage is the tracking message of a started request's job.
+func (s *Submitter) trackingMessage(rec *state.Request) contract.TrackingMessage {
 	submittedAt := rec.ArrivedAt // a started record has SubmittedAt; this guards an edited one
 	if rec.SubmittedAt != nil {
 		submittedAt = *rec.SubmittedAt
 	}
-	msg := contract.TrackingMessage{
+	return contract.TrackingMessage{
 		Version:                contract.TrackingVersion,
 		AppID:                  rec.AppID,
 		BackendEnvironmentName: rec.BackendEnvironmentName,
@@ -335,20 +296,37 @@ func (s *Submitter) track(ctx context.Context, rec *state.Request) error {
 		Deadline:               submittedAt.Add(s.cfg.Deadline),
 		LastStatus:             rec.Status,
 	}
-	if err := s.send(ctx, s.cfg.JobsQueueURL, msg, s.cfg.InitialPollDelay); err != nil {
+}
+
+// track hands a started request's job to poll: it claims the job's record
+// for the request, sends the tracking message unless an earlier attempt
+// did, marks the claim sent and notes the request tracked. A job another
+// tracker holds (a sweep from before the request knew it) is left to it:
+// one tracking chain per job.
+func (s *Submitter) track(ctx context.Context, rec *state.Request) error {
+	ctx = logging.With(ctx, slog.String("jobId", rec.JobID))
+	msg := s.trackingMessage(rec)
+	claim, err := s.store.ClaimJob(ctx, msg, sourceSubmit, s.leaseUntil(ctx))
+	if err != nil {
 		s.unlock(ctx, rec)
-		return fmt.Errorf("send the tracking message of job %s: %w", rec.JobID, err)
+		return fmt.Errorf("claim job %s: %w", rec.JobID, err)
+	}
+	switch {
+	case claim == nil:
+		s.log.WarnContext(ctx, "the job is tracked already by another tracker; it keeps it")
+	case !claim.Sent:
+		if err := s.send(ctx, s.cfg.JobsQueueURL, msg, s.cfg.InitialPollDelay); err != nil {
+			s.unlock(ctx, rec)
+			return fmt.Errorf("send the tracking message of job %s: %w", rec.JobID, err)
+		}
+		if err := s.store.MarkJobSent(ctx, claim); err != nil {
+			// The message is out; at worst a later attempt sends it again,
+			// and poll drops the copy.
+			s.log.WarnContext(ctx, "could not mark the tracking message sent", "error", err.Error())
+		}
 	}
 	if err := s.update(ctx, rec, func(x *state.Request) error { x.Tracked = true; x.Unlease(); return nil }); err != nil {
 		return fmt.Errorf("record that job %s is tracked: %w", rec.JobID, err)
-	}
-	if s.tracked != nil {
-		// After the tracking message: a job recorded but never sent would
-		// be skipped by the sweep and lost; one sent but not recorded is at
-		// worst tracked twice, and its notifications de-duplicated.
-		if _, err := s.tracked.TrackJob(ctx, msg, "submit"); err != nil {
-			s.log.WarnContext(ctx, "could not record the tracked job", "error", err.Error())
-		}
 	}
 	s.log.InfoContext(ctx, "job submitted", "status", rec.Status)
 	return nil
@@ -398,13 +376,21 @@ func (s *Submitter) unlock(ctx context.Context, rec *state.Request) {
 	}
 }
 
-// release forgets a request that came to nothing before it had a job or
-// a place in line (refused, or its call failed), so that a retry starts
-// afresh.
+// release gives up a request after a failure: a request that cannot have
+// started a job yet (received, no call unanswered) is forgotten, so that a
+// retry starts afresh; any other keeps its record for the retry, which
+// goes on from it.
 func (s *Submitter) release(ctx context.Context, rec *state.Request) {
-	if rec.State != state.Received && rec.State != state.Starting {
+	if !rec.Exists() || rec.State != state.Received || rec.Unanswered {
+		s.unlock(ctx, rec)
 		return
 	}
+	s.forget(ctx, rec)
+}
+
+// forget deletes the record of a request that came to nothing (the
+// service refused it), so that a retry starts afresh.
+func (s *Submitter) forget(ctx context.Context, rec *state.Request) {
 	if err := s.store.DropRequest(ctx, rec); err != nil {
 		// The lease runs out on its own; a retry waits for it.
 		s.log.WarnContext(ctx, "could not release the request record", "error", err.Error())
@@ -425,6 +411,18 @@ func (s *Submitter) leaseUntil(ctx context.Context) time.Time {
 		}
 	}
 	return s.now().Add(d)
+}
+
+// putOff counts work put off for a transient failure (the Backoffs
+// metric).
+func (s *Submitter) putOff(_ context.Context, reason string) {
+	s.metrics.Count(metrics.Backoffs, metrics.Dims{"Function": "submit", "Reason": reason})
+}
+
+// backoff is how long to put work off after its attempt-th transient
+// failure.
+func (s *Submitter) backoff(attempt int) time.Duration {
+	return queue.Backoff(attempt, s.cfg.BackoffBase, s.cfg.BackoffLimit, mrand.Float64)
 }
 
 func resultOf(rec *state.Request) Result {

@@ -91,8 +91,14 @@ func TestSubmitRefusesBadRequests(t *testing.T) {
 		"unknown member":          {"CloneBackend", `{"AppId":"d1abc23","BackendEnvironmentName":"dev","TargetEnvironmentName":"x","Target":"y"}`, "Target", "invalid"},
 		"wrong member type":       {"CloneBackend", `{"AppId":"d1abc23","BackendEnvironmentName":"dev","TargetEnvironmentName":42}`, "TargetEnvironmentName", "invalid"},
 		"empty environment":       {"CloneBackend", `{"AppId":"d1abc23","BackendEnvironmentName":"","TargetEnvironmentName":"x"}`, "BackendEnvironmentName", "invalid"},
-		"app not in allowed list": {"CloneBackend", `{"AppId":"d9other","BackendEnvironmentName":"dev","TargetEnvironmentName":"x"}`, `app id "d9other" is not in ALLOWED_APP_IDS`, "refused"},
-		"nested member missing":   {"CreateBackendAuth", `{"AppId":"d1abc23","BackendEnvironmentName":"dev","ResourceName":"r","ResourceConfig":{"AuthResources":"USER_POOL_ONLY","Service":"COGNITO","UserPoolConfigs":{"UserPoolName":"p","RequiredSignUpAttributes":["EMAIL"]}}}`, "SignInMethod", "invalid"},
+		"app not in allowed list": {"CloneBackend", `{"AppId":"d9other","BackendEnvironmentName":"dev","TargetEnvironmentName":"prx"}`, `app id "d9other" is not in ALLOWED_APP_IDS`, "refused"},
+		// Amplify's rule for environment names: 2 to 10 lowercase letters.
+		"environment with a dash":      {"CloneBackend", `{"AppId":"d1abc23","BackendEnvironmentName":"pr-1","TargetEnvironmentName":"prx"}`, "member BackendEnvironmentName must be an Amplify environment name", "invalid"},
+		"environment with a dot":       {"GenerateBackendAPIModels", `{"AppId":"d1abc23","BackendEnvironmentName":"dev.x","ResourceName":"main"}`, "member BackendEnvironmentName must be an Amplify environment name", "invalid"},
+		"environment in upper case":    {"CloneBackend", `{"AppId":"d1abc23","BackendEnvironmentName":"Dev","TargetEnvironmentName":"prx"}`, "member BackendEnvironmentName must be an Amplify environment name", "invalid"},
+		"target environment too long":  {"CloneBackend", `{"AppId":"d1abc23","BackendEnvironmentName":"dev","TargetEnvironmentName":"abcdefghijk"}`, "member TargetEnvironmentName must be an Amplify environment name", "invalid"},
+		"target environment too short": {"CloneBackend", `{"AppId":"d1abc23","BackendEnvironmentName":"dev","TargetEnvironmentName":"p"}`, "member TargetEnvironmentName must be an Amplify environment name", "invalid"},
+		"nested member missing":        {"CreateBackendAuth", `{"AppId":"d1abc23","BackendEnvironmentName":"dev","ResourceName":"r","ResourceConfig":{"AuthResources":"USER_POOL_ONLY","Service":"COGNITO","UserPoolConfigs":{"UserPoolName":"p","RequiredSignUpAttributes":["EMAIL"]}}}`, "SignInMethod", "invalid"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -184,7 +190,7 @@ func TestDuplicateRequestConcurrent(t *testing.T) {
 // can be tried again.
 func TestSubmitServiceError(t *testing.T) {
 	h := newHarness(t)
-	in := `{"AppId":"d1abc23","BackendEnvironmentName":"nosuchenv","TargetEnvironmentName":"x"}`
+	in := `{"AppId":"d1abc23","BackendEnvironmentName":"nosuchenv","TargetEnvironmentName":"prx"}`
 	_, err := h.s.Submit(h.ctx, contract.JobRequest{Operation: "CloneBackend", Input: json.RawMessage(in), RequestID: "r-404"})
 	ce, ok := asError[*CallError](err)
 	if !ok || ce.Retryable() || !strings.Contains(err.Error(), "NotFoundException") {
@@ -193,15 +199,19 @@ func TestSubmitServiceError(t *testing.T) {
 	if rec := h.record("r-404"); rec != nil {
 		t.Errorf("record left behind: %+v; a retry must start afresh", rec)
 	}
-	if err := h.emu.SetFaults(emulatorThrottle(1)); err != nil {
-		t.Fatal(err)
+	// Throttled beyond the SDK's retries: the request is recorded and waits
+	// in line, "Admin API unavailable", for a wake-up to try it again.
+	h.setFaults(emulatorThrottle(1))
+	res, err := h.s.Submit(h.ctx, cloneRequest("r-429", "dev", "pr-13"))
+	if err != nil || res.Status != StatusWaiting {
+		t.Fatalf("throttled: %+v, %v; want WAITING", res, err)
 	}
-	_, err = h.s.Submit(h.ctx, cloneRequest("r-429", "dev", "pr-13"))
-	if ce, ok := asError[*CallError](err); !ok || !ce.Retryable() {
-		t.Fatalf("throttled: error = %v, want a retryable CallError", err)
+	h.setFaults(emulatorThrottle(0))
+	if res := h.submit(cloneRequest("r-429", "dev", "pr-13")); res.Status != StatusWaiting {
+		t.Errorf("repeated while it waits: %+v, want WAITING", res)
 	}
-	if err := h.emu.SetFaults(emulatorThrottle(0)); err != nil {
-		t.Fatal(err)
+	if _, failed := h.pumpLater(); len(failed) != 0 {
+		t.Fatalf("failed %v", failed)
 	}
 	if res := h.submit(cloneRequest("r-429", "dev", "pr-13")); res.Status != "RUNNING" {
 		t.Errorf("retry after throttling: %+v, want RUNNING", res)

@@ -7,10 +7,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"regexp"
 
 	"github.com/jobwatch/jobwatch/internal/amplify"
 	"github.com/jobwatch/jobwatch/internal/contract"
 )
+
+// envName is Amplify's rule for backend environment names ("Environment
+// name must be between 2 and 10 characters, and lowercase only", in the
+// Amplify CLI and the service): a name that breaks it is refused before it
+// goes into a request path.
+var envName = regexp.MustCompile(`^[a-z]{2,10}$`)
 
 // request is a validated job request.
 type request struct {
@@ -36,7 +43,7 @@ func (s *Submitter) validate(jr contract.JobRequest) (*request, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.allowed != nil && !s.allowed[r.appID] {
+	if !s.allowed[r.appID] {
 		return nil, &RefusedError{RequestID: jr.RequestID, Operation: r.op.Name,
 			Reason: fmt.Sprintf("app id %q is not in ALLOWED_APP_IDS", r.appID)}
 	}
@@ -69,6 +76,12 @@ func parse(jr contract.JobRequest) (*request, error) {
 		if m.value == "" {
 			return nil, &InvalidRequestError{RequestID: jr.RequestID,
 				Err: fmt.Errorf("%s input: member %s must not be empty", op.Name, m.name)}
+		}
+	}
+	for _, name := range []string{"BackendEnvironmentName", "TargetEnvironmentName"} {
+		if v, ok := member(in, name); ok && !envName.MatchString(v) {
+			return nil, &InvalidRequestError{RequestID: jr.RequestID, Err: fmt.Errorf(
+				"%s input: member %s must be an Amplify environment name: 2 to 10 lowercase letters", op.Name, name)}
 		}
 	}
 	var compact bytes.Buffer

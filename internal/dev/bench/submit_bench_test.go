@@ -45,8 +45,10 @@ func newBenchSubmitter(b *testing.B) *submit.Submitter {
 	s, err := submit.New(submit.Config{
 		JobsQueueURL: "https://sqs.us-east-1.amazonaws.com/123456789012/jobs", WaitingQueueURL: "https://sqs.us-east-1.amazonaws.com/123456789012/waiting",
 		CompletionsQueueURL: "https://sqs.us-east-1.amazonaws.com/123456789012/completions", StateTable: "jobwatch-state",
+		SubmitFailuresQueueURL: "https://sqs.us-east-1.amazonaws.com/123456789012/submit-failures", AllowedAppIDs: []string{"d1abc23"},
 		Deadline: 6 * time.Hour, WaitDeadline: 6 * time.Hour, InitialPollDelay: 10 * time.Second, WaitRetryDelay: 30 * time.Second,
-	}, submit.Clients{AdminAPI: started, SQS: nopSQS{}, State: state.New(ddbmem.New("pk"), "jobwatch-state", state.Options{})},
+	}, submit.Clients{AdminAPI: started, Jobs: amplify.New(amplify.Options{Region: "us-east-1"}), SQS: nopSQS{},
+		State: state.New(ddbmem.New("pk"), "jobwatch-state", state.Options{})},
 		time.Now, slog.New(slog.DiscardHandler))
 	if err != nil {
 		b.Fatal(err)
@@ -54,8 +56,18 @@ func newBenchSubmitter(b *testing.B) *submit.Submitter {
 	return s
 }
 
+// envName is the i-th environment name, in Amplify's rule (lowercase
+// letters only).
+func envName(i int) string {
+	b := []byte("env")
+	for ; i > 0 || len(b) == 3; i /= 26 {
+		b = append(b, byte('a'+i%26))
+	}
+	return string(b)
+}
+
 func cloneRequest(id, env string) contract.JobRequest {
-	input, _ := json.Marshal(map[string]string{"AppId": "d1abc23", "BackendEnvironmentName": env, "TargetEnvironmentName": "pr-42"})
+	input, _ := json.Marshal(map[string]string{"AppId": "d1abc23", "BackendEnvironmentName": env, "TargetEnvironmentName": "prtest"})
 	return contract.JobRequest{Operation: "CloneBackend", Input: input, RequestID: id}
 }
 
@@ -71,7 +83,7 @@ func BenchmarkSubmit(b *testing.B) {
 		i := 0
 		for b.Loop() {
 			i++
-			if _, err := s.Submit(ctx, cloneRequest(fmt.Sprintf("req-%d", i), fmt.Sprintf("env%d", i))); err != nil {
+			if _, err := s.Submit(ctx, cloneRequest(fmt.Sprintf("req-%d", i), envName(i))); err != nil {
 				b.Fatal(err)
 			}
 		}

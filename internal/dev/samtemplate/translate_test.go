@@ -321,6 +321,7 @@ func TestTranslatedAlarms(t *testing.T) {
 // amplifyActions are the Admin API actions each function's role may use.
 var amplifyActions = map[string][]string{
 	"SubmitFunctionRole": {
+		"amplifybackend:ListBackendJobs", // finds the job of a call whose answer was lost
 		"amplifybackend:CloneBackend", "amplifybackend:CreateBackend", "amplifybackend:CreateBackendAPI",
 		"amplifybackend:CreateBackendAuth", "amplifybackend:CreateBackendStorage",
 		"amplifybackend:DeleteBackend", "amplifybackend:DeleteBackendAPI", "amplifybackend:DeleteBackendAuth",
@@ -358,7 +359,7 @@ var roleGrants = map[string]struct {
 		families: []string{"env#*", "job#*", "line#*", "req#*"}},
 	"PollFunctionRole": {sqs: append(consumes("JobsQueue"), sends("CompletionsQueue", "JobsDeadLetterQueue", "JobsQueue", "WaitingQueue")...),
 		families: []string{"env#*", "job#*"}},
-	"SweepFunctionRole":  {sqs: sends("JobsQueue"), families: []string{"env#*", "job#*"}},
+	"SweepFunctionRole":  {sqs: sends("JobsQueue", "WaitingQueue"), families: []string{"env#*", "job#*", "line#*"}},
 	"NotifyFunctionRole": {sqs: append(consumes("CompletionsQueue"), sends("CompletionsDeadLetterQueue", "CompletionsQueue")...), families: []string{"evt#*"}},
 }
 
