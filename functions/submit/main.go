@@ -45,12 +45,15 @@ func setup(ctx context.Context, env *settings.Env) (*submit.Submitter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
-	api := amplify.NewFromConfig(awsCfg)
+	// The metrics (EMF) go to stdout with the logs, written at the end of
+	// each invocation; every Admin API attempt is counted.
+	rec := metrics.New(os.Stdout, cfg.MetricsNamespace)
+	api := amplify.NewFromConfig(awsCfg, amplify.ObserveAttempts(rec.AdminAPIAttempt))
 	return submit.New(cfg, submit.Clients{
 		AdminAPI: submit.ClientCall(api),
 		Jobs:     api,
 		SQS:      sqs.NewFromConfig(awsCfg),
 		State:    state.NewFromConfig(awsCfg, cfg.StateTable, state.Options{}),
-		Metrics:  metrics.New(os.Stdout, cfg.MetricsNamespace),
+		Metrics:  rec,
 	}, time.Now, logging.New(os.Stdout, cfg.LogLevel))
 }

@@ -32,11 +32,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "sweep: load AWS configuration:", err)
 		os.Exit(1)
 	}
+	rec := metrics.New(os.Stdout, cfg.MetricsNamespace)
 	s := sweep.New(cfg, sweep.Clients{
-		AdminAPI: amplify.NewFromConfig(awsCfg),
+		AdminAPI: amplify.NewFromConfig(awsCfg, amplify.ObserveAttempts(rec.AdminAPIAttempt)),
 		SQS:      sqs.NewFromConfig(awsCfg),
 		State:    state.NewFromConfig(awsCfg, cfg.StateTable, state.Options{}),
-		Metrics:  metrics.New(os.Stdout, cfg.MetricsNamespace),
+		Metrics:  rec,
 	}, time.Now, logging.New(os.Stdout, cfg.LogLevel))
 	lambda.Start(s.HandleLambda)
 }
