@@ -16,8 +16,8 @@ import (
 )
 
 // TestPushHint checks the push-hint path end to end: a CloudFormation
-// "Stack Status Change" of the environment's Amplify root stack, put on
-// the default bus, goes through the template's rule to poll, which
+// "Stack Status Change" of the root stack of the environment a clone
+// creates (not its source's), put on the default bus, goes through the template's rule to poll, which
 // announces the ended job at once — long before its first scheduled
 // lookup (60 s after submission here) — and exactly once.
 func TestPushHint(t *testing.T) {
@@ -28,8 +28,10 @@ func TestPushHint(t *testing.T) {
 	// Wait for the job to end and for submit to record it as tracked.
 	time.Sleep(4 * time.Second)
 
-	stack := fmt.Sprintf("arn:aws:cloudformation:%s:%s:stack/amplify-demo-staging-123456/0f1e2d3c", testenv.Region, testenv.Account)
-	detail := fmt.Sprintf(`{"stack-id":%q,"status-details":{"status":"UPDATE_COMPLETE","status-reason":""}}`, stack)
+	// A clone builds the environment it creates: the hint is that stack's
+	// creation, not a change of the source environment's stack.
+	stack := fmt.Sprintf("arn:aws:cloudformation:%s:%s:stack/amplify-demo-prseven-123456/0f1e2d3c", testenv.Region, testenv.Account)
+	detail := fmt.Sprintf(`{"stack-id":%q,"status-details":{"status":"CREATE_COMPLETE","status-reason":""}}`, stack)
 	sent := time.Now()
 	out, err := p.eb.PutEvents(p.ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
 		Source: aws.String("aws.cloudformation"), DetailType: aws.String("CloudFormation Stack Status Change"),

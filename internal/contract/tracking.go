@@ -16,14 +16,17 @@ const TrackingVersion = 1
 // TrackingMessage is the body of a jobs-queue message: everything poll
 // needs to follow one job without a database.
 type TrackingMessage struct {
-	Version                int       `json:"v"`
-	AppID                  string    `json:"appId"`
-	BackendEnvironmentName string    `json:"backendEnvironmentName"`
-	JobID                  string    `json:"jobId"`
-	Operation              string    `json:"operation"`
-	RequestID              string    `json:"requestId,omitempty"`
-	SubmittedAt            time.Time `json:"submittedAt"`
-	Deadline               time.Time `json:"deadline"`
+	Version                int    `json:"v"`
+	AppID                  string `json:"appId"`
+	BackendEnvironmentName string `json:"backendEnvironmentName"`
+	JobID                  string `json:"jobId"`
+	Operation              string `json:"operation"`
+	RequestID              string `json:"requestId,omitempty"`
+	// TargetEnvironmentName is the environment a clone creates, whose
+	// stack announces the clone's end.
+	TargetEnvironmentName string    `json:"targetEnvironmentName,omitempty"`
+	SubmittedAt           time.Time `json:"submittedAt"`
+	Deadline              time.Time `json:"deadline"`
 	// Polls counts the Admin API lookups made for this job so far.
 	Polls int `json:"polls"`
 	// LastStatus is the status seen at the last lookup.

@@ -5,20 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/jobwatch/jobwatch/internal/stacks"
 )
 
 // DetailTypeStackStatus is the detail-type of CloudFormation's stack
 // status events on the default bus.
 const DetailTypeStackStatus = "CloudFormation Stack Status Change"
-
-// amplifyStack matches the root stack of an Amplify backend environment:
-// amplify-<app name>-<environment>-<number>. Nested stacks (its
-// categories) have longer names and are ignored: the root finishes last.
-var amplifyStack = regexp.MustCompile(`^amplify-(.+)-([a-z0-9]+)-([0-9]+)$`)
 
 // HintResult is what a push hint did.
 type HintResult struct {
@@ -65,19 +61,20 @@ func (p *Poller) handleStackEvent(ctx context.Context, payload []byte) (any, err
 		return nil, fmt.Errorf("stack status event: %w", err)
 	}
 	stack := stackName(ev.Detail.StackID)
-	m := amplifyStack.FindStringSubmatch(stack)
-	if m == nil {
+	// Nested stacks (an environment's categories) do not match: the root
+	// finishes last.
+	_, env, ok := stacks.ParseRootStack(stack)
+	if !ok {
 		p.cfg.Logger.DebugContext(ctx, "stack event is not an Amplify backend root stack; ignored", "stack", stack)
 		return HintResult{Stack: stack}, nil
 	}
-	env := m[2]
 	if len(p.cfg.AppIDs) == 0 {
 		return nil, errors.New("push hints need the allowed app ids (ALLOWED_APP_IDS)")
 	}
 	out := HintResult{Stack: stack, Environment: env}
 	var errs []error
 	for _, app := range p.cfg.AppIDs {
-		res, err := p.Hint(ctx, app, env)
+		res, err := p.Hint(ctx, app, env, ev.Detail.StatusDetails.Status)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("hint for %s/%s: %w", app, env, err))
 			continue

@@ -25,6 +25,7 @@ import (
 	"github.com/jobwatch/jobwatch/internal/metrics"
 	"github.com/jobwatch/jobwatch/internal/queue"
 	"github.com/jobwatch/jobwatch/internal/schedule"
+	"github.com/jobwatch/jobwatch/internal/stacks"
 	"github.com/jobwatch/jobwatch/internal/state"
 )
 
@@ -39,7 +40,7 @@ type JobAPI interface {
 type TrackedJobs interface {
 	Chains(ctx context.Context, keys []state.JobKey) (map[state.JobKey]state.Chain, error)
 	AdvanceChain(ctx context.Context, k state.JobKey, from, to state.Step) error
-	FinishJob(ctx context.Context, k state.JobKey, status string, polls int) error
+	FinishJob(ctx context.Context, m contract.TrackingMessage, status string, polls int) error
 	TrackedMessages(ctx context.Context, appID, env string) ([]contract.TrackingMessage, error)
 }
 
@@ -205,13 +206,26 @@ func (p *Poller) decode(ctx context.Context, msg queue.Message, now time.Time) *
 	}
 	it.m = m
 	it.ctx = logging.With(ctx, append(logging.Job(m.AppID, m.BackendEnvironmentName, m.JobID), slog.String("messageId", msg.ID))...)
-	if m.NotBefore != nil && now.Before(*m.NotBefore) {
+	switch at, deferred := p.deferred(m, now); {
+	case m.NotBefore != nil && now.Before(*m.NotBefore):
 		at := *m.NotBefore
 		it.requeue, it.out = &at, requeued
-	} else {
+	case deferred:
+		it.requeue, it.out = &at, requeued
+	default:
 		it.due = true
 	}
 	return it
+}
+
+// deferred reports whether the policy puts a job's first lookup off to
+// at (schedule.Deferrer): its end is announced by a push hint.
+func (p *Poller) deferred(m contract.TrackingMessage, now time.Time) (at time.Time, ok bool) {
+	d, isDeferrer := p.cfg.Policy.(schedule.Deferrer)
+	if !isDeferrer || m.Polls > 0 {
+		return time.Time{}, false
+	}
+	return d.Defer(schedule.Job{Operation: m.Operation, Started: mustStart(m)}, now)
 }
 
 // process looks the due items up, decides, sends what follows and
@@ -265,13 +279,15 @@ func (p *Poller) tally(items []*item, lookups int) Result {
 	return res
 }
 
-// Hint looks at once at the jobs tracked on one environment, on a push
-// hint that something there changed (its CloudFormation stack finished
-// an update): each that ended is announced as its tracking message would
-// have announced it, and recorded, so that its message, when due, is
-// dropped without a lookup. Jobs still running are left to their
-// messages. Hints need the state table (Config.Tracked).
-func (p *Poller) Hint(ctx context.Context, appID, env string) (Result, error) {
+// Hint looks at once at the tracked jobs whose end the root stack of an
+// environment announces (stacks.Of: the environment's own jobs, the clones
+// that create it, the app's app-wide jobs), on a push hint that the stack
+// reached stackStatus: each job that can end with that status (any when
+// stackStatus is empty) is looked up, and if it ended, announced as its
+// tracking message would have announced it, and recorded, so that its
+// message, when due, is dropped without a lookup. Jobs still running are
+// left to their messages. Hints need the state table (Config.Tracked).
+func (p *Poller) Hint(ctx context.Context, appID, env, stackStatus string) (Result, error) {
 	if p.cfg.Tracked == nil {
 		return Result{}, errors.New("push hints need the tracked jobs (STATE_TABLE)")
 	}
@@ -281,6 +297,9 @@ func (p *Poller) Hint(ctx context.Context, appID, env string) (Result, error) {
 	}
 	items := make([]*item, 0, len(msgs))
 	for _, m := range msgs {
+		if stackStatus != "" && !stacks.Of(m.Operation).Settles(stackStatus) {
+			continue
+		}
 		items = append(items, &item{m: m, due: true, hint: true, msg: queue.Message{ID: "hint:" + m.JobID},
 			ctx: logging.With(ctx, append(logging.Job(m.AppID, m.BackendEnvironmentName, m.JobID), slog.Bool("hint", true))...)})
 	}
@@ -298,7 +317,7 @@ func (p *Poller) recordEnds(items []*item) {
 		if it.out != completed {
 			continue
 		}
-		if err := p.cfg.Tracked.FinishJob(it.ctx, state.JobKeyOf(it.m), it.change.Status, it.change.Polls); err != nil {
+		if err := p.cfg.Tracked.FinishJob(it.ctx, it.m, it.change.Status, it.change.Polls); err != nil {
 			p.cfg.Logger.WarnContext(it.ctx, "could not record the job's end", "error", err.Error())
 		}
 	}

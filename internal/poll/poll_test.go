@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -451,15 +452,15 @@ func TestHint(t *testing.T) {
 	h.p.cfg.Tracked, h.p.cfg.AppIDs = store, []string{"d1"}
 	msgs := map[string]queue.Message{}
 	for _, id := range []string{"ended", "running"} {
-		msgs[id] = tracking(id, nil)
+		msgs[id] = tracking(id, func(m *contract.TrackingMessage) { m.Operation = "UpdateBackendAPI" })
 		var m contract.TrackingMessage
 		_ = json.Unmarshal([]byte(msgs[id].Body), &m)
 		if _, err := store.TrackJob(context.Background(), m, "submit"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	h.api.jobs["ended"] = jobState{Status: "COMPLETED", Operation: "CloneBackend"}
-	h.api.jobs["running"] = jobState{Status: "RUNNING", Operation: "CloneBackend"}
+	h.api.jobs["ended"] = jobState{Status: "COMPLETED", Operation: "UpdateBackendAPI"}
+	h.api.jobs["running"] = jobState{Status: "RUNNING", Operation: "UpdateBackendAPI"}
 
 	event := `{"detail-type":"CloudFormation Stack Status Change","source":"aws.cloudformation",
 		"detail":{"stack-id":"arn:aws:cloudformation:us-east-1:123456789012:stack/amplify-demo-dev-123456/abc","status-details":{"status":"UPDATE_COMPLETE"}}}`
@@ -487,5 +488,54 @@ func TestHint(t *testing.T) {
 	nested := strings.Replace(event, "amplify-demo-dev-123456", "amplify-demo-dev-123456-authdemo-XYZ", 1)
 	if out, err := h.p.HandleLambda(context.Background(), json.RawMessage(nested)); err != nil || out.(HintResult).Environment != "" {
 		t.Errorf("nested stack: %+v, %v", out, err)
+	}
+}
+
+// TestHintPerOperation checks a stack's status change reaches the jobs
+// whose end it announces (stacks.Of): a clone through the stack of the
+// environment it creates, not its source's; a job that deploys nothing
+// never; a job of the environment only for a status its operation ends in.
+func TestHintPerOperation(t *testing.T) {
+	c, table := testenv.Table(t, "state")
+	store := state.New(c, table, state.Options{})
+	h := newHarness(schedule.Fixed{Interval: 10 * time.Second})
+	h.p.cfg.Tracked, h.p.cfg.AppIDs = store, []string{"d1"}
+	jobs := map[string]func(*contract.TrackingMessage){
+		"clone":  func(m *contract.TrackingMessage) { m.TargetEnvironmentName = "preview" },
+		"models": func(m *contract.TrackingMessage) { m.Operation = "GenerateBackendAPIModels" },
+		"api":    func(m *contract.TrackingMessage) { m.Operation = "UpdateBackendAPI" },
+	}
+	for id, mod := range jobs {
+		var m contract.TrackingMessage
+		_ = json.Unmarshal([]byte(tracking(id, mod).Body), &m)
+		if _, err := store.TrackJob(context.Background(), m, "submit"); err != nil {
+			t.Fatal(err)
+		}
+		h.api.jobs[id] = jobState{Status: "COMPLETED", Operation: m.Operation}
+	}
+	hint := func(env, status string) []string {
+		before := len(h.changes(t))
+		event := fmt.Sprintf(`{"detail-type":"CloudFormation Stack Status Change","source":"aws.cloudformation",
+			"detail":{"stack-id":"arn:aws:cloudformation:us-east-1:123456789012:stack/amplify-demo-%s-123456/abc","status-details":{"status":%q}}}`, env, status)
+		if _, err := h.p.HandleLambda(context.Background(), json.RawMessage(event)); err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, c := range h.changes(t)[before:] {
+			ids = append(ids, c.JobID)
+		}
+		return ids
+	}
+	for _, step := range []struct {
+		env, status string
+		want        []string
+	}{
+		{"dev", "DELETE_COMPLETE", nil},             // no job here ends with a deleted stack
+		{"dev", "UPDATE_COMPLETE", []string{"api"}}, // the clone's source and GenerateBackendAPIModels: not announced
+		{"preview", "CREATE_COMPLETE", []string{"clone"}},
+	} {
+		if got := hint(step.env, step.status); !slices.Equal(got, step.want) {
+			t.Errorf("%s %s announced %v; want %v", step.env, step.status, got, step.want)
+		}
 	}
 }

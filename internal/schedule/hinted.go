@@ -48,3 +48,27 @@ func (h *Hinted) Next(j Job, now time.Time) time.Time { return h.of(j.Operation)
 
 // Observe implements Policy.
 func (h *Hinted) Observe(operation string, d time.Duration) { h.of(operation).Observe(operation, d) }
+
+// Deferrer is a policy that may put a job's first lookup off: when
+// something else announces a job's end (a push hint), nothing is gained by
+// looking before the end is likely.
+type Deferrer interface {
+	// Defer returns when to look j up first, and whether to wait for it
+	// rather than look now.
+	Defer(j Job, now time.Time) (time.Time, bool)
+}
+
+// Defer implements Deferrer: a job a hint announces is first looked up
+// where its peers' endings begin (the fallback's low quantile), once
+// enough of them were seen; any other job at once.
+func (h *Hinted) Defer(j Job, now time.Time) (time.Time, bool) {
+	a := h.of(j.Operation)
+	if a != h.hinted {
+		return time.Time{}, false
+	}
+	lo, _, known := a.Window(j.Operation)
+	if at := j.Started.Add(lo); known && at.After(now) {
+		return at, true
+	}
+	return time.Time{}, false
+}

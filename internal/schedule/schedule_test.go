@@ -105,3 +105,29 @@ func TestAdaptiveForgets(t *testing.T) {
 		t.Errorf("window = %v..%v after drift to 1h", lo, hi)
 	}
 }
+
+// TestHintedDefer checks the hinted policy puts off the first lookup of a
+// job a hint announces, once it knows its operation's durations, and
+// never that of a job whose operation deploys nothing.
+func TestHintedDefer(t *testing.T) {
+	h := NewHinted(HintedFallback)
+	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	clone := Job{Operation: "CloneBackend", Started: start}
+	if _, ok := h.Defer(clone, start.Add(10*time.Second)); ok {
+		t.Error("deferred before any duration was seen")
+	}
+	for i := range 20 {
+		h.Observe("CloneBackend", time.Duration(8+i%5)*time.Minute)
+		h.Observe("GenerateBackendAPIModels", time.Duration(50+i)*time.Second)
+	}
+	at, ok := h.Defer(clone, start.Add(10*time.Second))
+	if lo, _, _ := h.hinted.Window("CloneBackend"); !ok || !at.Equal(start.Add(lo)) || lo < 8*time.Minute {
+		t.Errorf("Defer(clone) = %v, %v; want the low quantile of its durations (%v after its start)", at, ok, lo)
+	}
+	if _, ok := h.Defer(Job{Operation: "GenerateBackendAPIModels", Started: start}, start.Add(10*time.Second)); ok {
+		t.Error("deferred a job no hint announces")
+	}
+	if _, ok := h.Defer(clone, start.Add(time.Hour)); ok {
+		t.Error("deferred a job already past its low quantile")
+	}
+}

@@ -70,7 +70,7 @@ func checkChain(t *testing.T, s *state.Store) {
 	if err := s.AdvanceChain(ctx, untracked, first, one); !errors.Is(err, state.ErrNotTracked) {
 		t.Errorf("advancing an untracked job: %v, want ErrNotTracked", err)
 	}
-	if err := s.FinishJob(ctx, k, "COMPLETED", 3); err != nil {
+	if err := s.FinishJob(ctx, m, "COMPLETED", 3); err != nil {
 		t.Fatal(err)
 	}
 	if c := chain(); !c.Ended || c.Step != one {

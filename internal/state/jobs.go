@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/jobwatch/jobwatch/internal/contract"
+	"github.com/jobwatch/jobwatch/internal/stacks"
 )
 
 // The states of a tracked job.
@@ -80,6 +82,8 @@ func (s *Store) expires(from time.Time) int64 { return from.Add(s.o.Retention).U
 // JobClaim is a tracker's hold on a job's record, from ClaimJob.
 type JobClaim struct {
 	Key JobKey
+	// announcer is the stack whose status change announces the job's end.
+	announcer announcer
 	// RequestID is the request the job was started for, as recorded.
 	RequestID string
 	// Sent reports that the job's tracking message was sent already (by
@@ -144,10 +148,11 @@ func (s *Store) claimJob(ctx context.Context, m contract.TrackingMessage, source
 	if err != nil {
 		return nil, fmt.Errorf("claim job %s: %w", k.JobID, err)
 	}
-	if err := s.running(ctx, k, expression.Add); err != nil {
+	a := announcerOf(m)
+	if err := s.running(ctx, a, expression.Add); err != nil {
 		return nil, err
 	}
-	return &JobClaim{Key: k, RequestID: job.RequestID, Sent: job.Sent == nil || *job.Sent, token: token}, nil
+	return &JobClaim{Key: k, announcer: a, RequestID: job.RequestID, Sent: job.Sent == nil || *job.Sent, token: token}, nil
 }
 
 // MarkJobSent records that the holder of c sent the job's tracking
@@ -180,22 +185,27 @@ func (s *Store) ReleaseJob(ctx context.Context, c *JobClaim) error {
 	if err != nil {
 		return fmt.Errorf("release job %s: %w", c.Key.JobID, err)
 	}
-	return s.running(ctx, c.Key, expression.Delete)
+	return s.running(ctx, c.announcer, expression.Delete)
 }
 
-// running adds a job to its environment's running jobs (expression.Add)
-// or takes it out (expression.Delete).
-func (s *Store) running(ctx context.Context, k JobKey, op func(expression.NameBuilder, expression.ValueBuilder) expression.UpdateBuilder) error {
-	jobs := expression.Value(&types.AttributeValueMemberSS{Value: []string{k.JobID}})
-	if err := s.update(ctx, runningKey(k.AppID, k.Env), op(expression.Name("jobs"), jobs)); err != nil {
-		return fmt.Errorf("update the running jobs of %s/%s: %w", k.AppID, k.Env, err)
+// running adds a job to the running jobs of the stack that announces its
+// end (expression.Add), or takes it out (expression.Delete). A job whose
+// operation changes no stack is in no set.
+func (s *Store) running(ctx context.Context, a announcer, op func(expression.NameBuilder, expression.ValueBuilder) expression.UpdateBuilder) error {
+	if a.env == "" {
+		return nil
+	}
+	jobs := expression.Value(&types.AttributeValueMemberSS{Value: []string{a.member}})
+	if err := s.update(ctx, runningKey(a.app, a.env), op(expression.Name("jobs"), jobs)); err != nil {
+		return fmt.Errorf("update the running jobs of %s/%s: %w", a.app, a.env, err)
 	}
 	return nil
 }
 
-// FinishJob records that k ended with status after polls lookups, and
-// takes it out of its environment's running jobs.
-func (s *Store) FinishJob(ctx context.Context, k JobKey, status string, polls int) error {
+// FinishJob records that the job of m ended with status after polls
+// lookups, and takes it out of its stack's running jobs.
+func (s *Store) FinishJob(ctx context.Context, m contract.TrackingMessage, status string, polls int) error {
+	k := JobKeyOf(m)
 	now := s.o.Now().UTC()
 	upd := expression.Set(expression.Name("state"), expression.Value(JobDone)).
 		Set(expression.Name("status"), expression.Value(status)).
@@ -205,19 +215,13 @@ func (s *Store) FinishJob(ctx context.Context, k JobKey, status string, polls in
 	if err := s.update(ctx, k.pk(), upd); err != nil {
 		return fmt.Errorf("record the end of job %s: %w", k.JobID, err)
 	}
-	return s.running(ctx, k, expression.Delete)
+	return s.running(ctx, announcerOf(m), expression.Delete)
 }
 
-// ForgetJob removes the record of a job whose tracking could not start
-// (its tracking message was not sent), so that the next sweep tries again.
-func (s *Store) ForgetJob(ctx context.Context, k JobKey) error {
-	if err := s.delete(ctx, k.pk(), nil); err != nil {
-		return fmt.Errorf("forget job %s: %w", k.JobID, err)
-	}
-	return s.running(ctx, k, expression.Delete)
-}
-
-// RunningJobs returns the jobs of an environment still tracked as running.
+// RunningJobs returns the jobs still tracked as running whose end a
+// status change of the environment's root stack announces: its own jobs
+// (their ids), and the clones that create it (env@id of their source
+// environment). env "*" holds the app-wide jobs.
 func (s *Store) RunningJobs(ctx context.Context, appID, env string) ([]string, error) {
 	var set runningJobs
 	if _, err := s.get(ctx, runningKey(appID, env), &set); err != nil {
@@ -227,29 +231,62 @@ func (s *Store) RunningJobs(ctx context.Context, appID, env string) ([]string, e
 }
 
 // TrackedMessages returns the tracking messages recorded for the running
-// jobs of an environment, for a push hint to settle.
+// jobs whose end a status change of the environment's root stack
+// announces (see RunningJobs), and the app's app-wide jobs, for a push
+// hint to settle.
 func (s *Store) TrackedMessages(ctx context.Context, appID, env string) ([]contract.TrackingMessage, error) {
-	ids, err := s.RunningJobs(ctx, appID, env)
-	if err != nil || len(ids) == 0 {
-		return nil, err
-	}
 	var out []contract.TrackingMessage
-	for _, id := range ids {
-		var job trackedJob
-		found, err := s.get(ctx, JobKey{AppID: appID, Env: env, JobID: id}.pk(), &job, "state", "tracking")
+	for _, set := range []string{env, appWide} {
+		members, err := s.RunningJobs(ctx, appID, set)
 		if err != nil {
-			return out, fmt.Errorf("read tracked job %s: %w", id, err)
+			return out, err
 		}
-		if !found || job.State != JobTracking || job.Tracking == "" {
-			continue
+		for _, member := range members {
+			k := JobKey{AppID: appID, Env: env, JobID: member}
+			if e, id, ok := strings.Cut(member, "@"); ok {
+				k.Env, k.JobID = e, id
+			}
+			var job trackedJob
+			found, err := s.get(ctx, k.pk(), &job, "state", "tracking")
+			if err != nil {
+				return out, fmt.Errorf("read tracked job %s: %w", k.JobID, err)
+			}
+			if !found || job.State != JobTracking || job.Tracking == "" {
+				continue
+			}
+			m, err := contract.DecodeTrackingMessage([]byte(job.Tracking))
+			if err != nil {
+				continue // a record from an older version: its own message still tracks it
+			}
+			out = append(out, m)
 		}
-		m, err := contract.DecodeTrackingMessage([]byte(job.Tracking))
-		if err != nil {
-			continue // a record from an older version: its own message still tracks it
-		}
-		out = append(out, m)
 	}
 	return out, nil
+}
+
+// appWide is the running set of an app's app-wide jobs (RemoveAllBackends):
+// a status change of any of its environments' stacks may announce them.
+const appWide = "*"
+
+// announcer is the set a job is in: the environment whose root stack's
+// status change announces the job's end, and the job as a member of it.
+type announcer struct{ app, env, member string }
+
+// announcerOf follows stacks.Of: a job that changes its own environment's
+// stack is announced by it (member: the job id), a clone by the stack of
+// the environment it creates (member: source@id), an app-wide job by any
+// of the app's stacks; a job that changes no stack by none (env "").
+func announcerOf(m contract.TrackingMessage) announcer {
+	a := announcer{app: m.AppID, member: m.BackendEnvironmentName + "@" + m.JobID}
+	switch stacks.Of(m.Operation).Stack {
+	case stacks.Own:
+		a.env, a.member = m.BackendEnvironmentName, m.JobID
+	case stacks.Target:
+		a.env = m.TargetEnvironmentName
+	case stacks.App:
+		a.env = appWide
+	}
+	return a
 }
 
 // batchGetMax is the most keys one BatchGetItem takes.

@@ -43,7 +43,7 @@ func TestJobLifecycle(t *testing.T) {
 	b := state.JobKey{AppID: "d1", Env: "dev", JobID: "b"}
 	other := state.JobKey{AppID: "d1", Env: "prod", JobID: "c"}
 	msg := func(k state.JobKey) contract.TrackingMessage {
-		return contract.TrackingMessage{Version: 1, AppID: k.AppID, BackendEnvironmentName: k.Env, JobID: k.JobID, Operation: "CloneBackend",
+		return contract.TrackingMessage{Version: 1, AppID: k.AppID, BackendEnvironmentName: k.Env, JobID: k.JobID, Operation: "UpdateBackendAPI",
 			SubmittedAt: time.Now(), Deadline: time.Now().Add(time.Hour)}
 	}
 	for _, k := range []state.JobKey{a, b, other} {
@@ -59,7 +59,7 @@ func TestJobLifecycle(t *testing.T) {
 	if err != nil || !slices.Equal(running, []string{"a", "b"}) {
 		t.Errorf("RunningJobs(dev) = %v, %v", running, err)
 	}
-	if err := s.FinishJob(ctx, a, "COMPLETED", 4); err != nil {
+	if err := s.FinishJob(ctx, msg(a), "COMPLETED", 4); err != nil {
 		t.Fatal(err)
 	}
 	ended, err := s.EndedJobs(ctx, []state.JobKey{a, b, {AppID: "d1", Env: "dev", JobID: "unknown"}})
@@ -73,14 +73,19 @@ func TestJobLifecycle(t *testing.T) {
 		t.Errorf("RunningJobs of an unknown environment = %v", running)
 	}
 	msgs, err := s.TrackedMessages(ctx, "d1", "dev")
-	if err != nil || len(msgs) != 1 || msgs[0].JobID != "b" || msgs[0].Operation != "CloneBackend" {
+	if err != nil || len(msgs) != 1 || msgs[0].JobID != "b" || msgs[0].Operation != "UpdateBackendAPI" {
 		t.Errorf("TrackedMessages(dev) = %+v, %v; want b's tracking message", msgs, err)
 	}
-	if err := s.ForgetJob(ctx, b); err != nil {
+	d := state.JobKey{AppID: "d1", Env: "dev", JobID: "d"}
+	claim, err := s.ClaimJob(ctx, msg(d), "sweep", time.Now().Add(time.Minute))
+	if err != nil || claim == nil {
+		t.Fatalf("ClaimJob(d) = %v, %v", claim, err)
+	}
+	if err := s.ReleaseJob(ctx, claim); err != nil {
 		t.Fatal(err)
 	}
-	if started, _ := s.TrackJob(ctx, msg(b), "sweep"); !started {
-		t.Error("a forgotten job could not be tracked again")
+	if started, _ := s.TrackJob(ctx, msg(d), "sweep"); !started {
+		t.Error("a job whose claim was released could not be tracked again")
 	}
 }
 
@@ -94,7 +99,7 @@ func TestEndedJobsManyKeys(t *testing.T) {
 		k := state.JobKey{AppID: "d1", Env: "dev", JobID: string(rune('A'+i/26)) + string(rune('a'+i%26))}
 		keys = append(keys, k, k)
 		if i%50 == 0 {
-			if err := s.FinishJob(ctx, k, "FAILED", 1); err != nil {
+			if err := s.FinishJob(ctx, contract.TrackingMessage{AppID: k.AppID, BackendEnvironmentName: k.Env, JobID: k.JobID}, "FAILED", 1); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -107,7 +112,7 @@ func TestEndedJobsManyKeys(t *testing.T) {
 
 // claimMsg is the tracking message of job id on d1/dev, for request rid.
 func claimMsg(id, rid string, deadline time.Time) contract.TrackingMessage {
-	return contract.TrackingMessage{Version: 1, AppID: "d1", BackendEnvironmentName: "dev", JobID: id, Operation: "CloneBackend",
+	return contract.TrackingMessage{Version: 1, AppID: "d1", BackendEnvironmentName: "dev", JobID: id, Operation: "UpdateBackendAPI",
 		RequestID: rid, SubmittedAt: deadline.Add(-time.Hour), Deadline: deadline}
 }
 
@@ -218,10 +223,48 @@ func TestJobRetention(t *testing.T) {
 	if got, min := expiry(), m.Deadline.Add(15*24*time.Hour).Unix(); got < min {
 		t.Errorf("tracked job expires %v after its deadline, want at least 15 days", time.Duration(got-m.Deadline.Unix())*time.Second)
 	}
-	if err := s.FinishJob(ctx, state.JobKeyOf(m), "COMPLETED", 2); err != nil {
+	if err := s.FinishJob(ctx, m, "COMPLETED", 2); err != nil {
 		t.Fatal(err)
 	}
 	if got, min := expiry(), now.Add(15*24*time.Hour).Unix(); got < min {
 		t.Errorf("ended job expires %v after its end, want at least 15 days", time.Duration(got-now.Unix())*time.Second)
+	}
+}
+
+// TestAnnouncingStacks checks which stack's status change lists a job:
+// its own environment's for a change to its resources, the created
+// environment's for a clone, any of the app's for an app-wide job, and
+// none for an operation that deploys nothing.
+func TestAnnouncingStacks(t *testing.T) {
+	s := newStore(t, state.Options{})
+	ctx := context.Background()
+	jobs := []contract.TrackingMessage{
+		{AppID: "d1", BackendEnvironmentName: "dev", JobID: "api", Operation: "UpdateBackendAPI"},
+		{AppID: "d1", BackendEnvironmentName: "dev", JobID: "clone", Operation: "CloneBackend", TargetEnvironmentName: "preview"},
+		{AppID: "d1", BackendEnvironmentName: "dev", JobID: "models", Operation: "GenerateBackendAPIModels"},
+		{AppID: "d1", BackendEnvironmentName: "prod", JobID: "all", Operation: "RemoveAllBackends"},
+	}
+	for _, m := range jobs {
+		m.Version, m.SubmittedAt, m.Deadline = 1, time.Now(), time.Now().Add(time.Hour)
+		if started, err := s.TrackJob(ctx, m, "submit"); !started || err != nil {
+			t.Fatalf("TrackJob(%s) = %v, %v", m.JobID, started, err)
+		}
+	}
+	for env, want := range map[string][]string{"dev": {"all", "api"}, "preview": {"all", "clone"}, "qa": {"all"}} {
+		msgs, err := s.TrackedMessages(ctx, "d1", env)
+		var got []string
+		for _, m := range msgs {
+			got = append(got, m.JobID)
+		}
+		slices.Sort(got)
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("a status change of %s's stack announces %v, %v; want %v", env, got, err, want)
+		}
+	}
+	if err := s.FinishJob(ctx, jobs[1], "COMPLETED", 2); err != nil {
+		t.Fatal(err)
+	}
+	if msgs, _ := s.TrackedMessages(ctx, "d1", "preview"); len(msgs) != 1 || msgs[0].JobID != "all" {
+		t.Errorf("after the clone ended, preview's stack announces %+v; want only the app-wide job", msgs)
 	}
 }

@@ -86,11 +86,14 @@ type Request struct {
 	State RequestState `dynamodbav:"state"`
 	// Fingerprint identifies the request's content (operation and input),
 	// so that a request id reused for another request is noticed.
-	Fingerprint            string    `dynamodbav:"fingerprint"`
-	Operation              string    `dynamodbav:"operation"`
-	AppID                  string    `dynamodbav:"appId"`
-	BackendEnvironmentName string    `dynamodbav:"backendEnvironmentName"`
-	ArrivedAt              time.Time `dynamodbav:"arrivedAt"`
+	Fingerprint            string `dynamodbav:"fingerprint"`
+	Operation              string `dynamodbav:"operation"`
+	AppID                  string `dynamodbav:"appId"`
+	BackendEnvironmentName string `dynamodbav:"backendEnvironmentName"`
+	// TargetEnvironmentName is the environment a clone creates: its
+	// stack announces the clone's end.
+	TargetEnvironmentName string    `dynamodbav:"targetEnvironmentName,omitempty"`
+	ArrivedAt             time.Time `dynamodbav:"arrivedAt"`
 	// StartingAt is when the last job-starting call was made for it; while
 	// the request is Unanswered, when the first unanswered one was.
 	StartingAt *time.Time `dynamodbav:"startingAt,omitempty"`

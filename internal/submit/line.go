@@ -3,6 +3,7 @@ package submit
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -251,6 +252,9 @@ func (s *Submitter) lockHead(ctx context.Context, line *state.Line, head state.L
 	rebuilt := state.NewRequest(head.RequestID)
 	rebuilt.Operation, rebuilt.AppID, rebuilt.BackendEnvironmentName = head.Request.Operation, line.AppID, line.BackendEnvironmentName
 	rebuilt.State, rebuilt.Status, rebuilt.ArrivedAt, rebuilt.ExpiresAt = state.Waiting, StatusWaiting, head.ArrivedAt, s.expiry(s.now())
+	var in struct{ TargetEnvironmentName string }
+	_ = json.Unmarshal([]byte(head.Request.Input), &in) // it was valid when it joined
+	rebuilt.TargetEnvironmentName = in.TargetEnvironmentName
 	if rec == nil {
 		rec = state.NewRequest(head.RequestID)
 	}

@@ -203,6 +203,7 @@ func (s *Submitter) record(ctx context.Context, r *request) (rec *state.Request,
 	now, token, until := s.now(), newID(), s.leaseUntil(ctx)
 	fresh := state.NewRequest(r.id)
 	fresh.Fingerprint, fresh.Operation, fresh.AppID, fresh.BackendEnvironmentName = r.fingerprint, r.op.Name, r.appID, r.env
+	fresh.TargetEnvironmentName = r.target
 	fresh.ArrivedAt, fresh.ExpiresAt = now.UTC(), s.expiry(now)
 	fresh.Lease(token, until)
 	rec = state.NewRequest(r.id)
@@ -292,6 +293,7 @@ func (s *Submitter) trackingMessage(rec *state.Request) contract.TrackingMessage
 		JobID:                  rec.JobID,
 		Operation:              rec.Operation,
 		RequestID:              rec.ID(),
+		TargetEnvironmentName:  rec.TargetEnvironmentName,
 		SubmittedAt:            submittedAt,
 		Deadline:               submittedAt.Add(s.cfg.Deadline),
 		LastStatus:             rec.Status,

@@ -7,17 +7,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
-	"regexp"
 
 	"github.com/jobwatch/jobwatch/internal/amplify"
 	"github.com/jobwatch/jobwatch/internal/contract"
+	"github.com/jobwatch/jobwatch/internal/stacks"
 )
-
-// envName is Amplify's rule for backend environment names ("Environment
-// name must be between 2 and 10 characters, and lowercase only", in the
-// Amplify CLI and the service): a name that breaks it is refused before it
-// goes into a request path.
-var envName = regexp.MustCompile(`^[a-z]{2,10}$`)
 
 // request is a validated job request.
 type request struct {
@@ -26,6 +20,7 @@ type request struct {
 	input       any
 	inputJSON   string // compact, as received
 	appID, env  string
+	target      string // the environment a clone creates
 	fingerprint string
 }
 
@@ -79,7 +74,7 @@ func parse(jr contract.JobRequest) (*request, error) {
 		}
 	}
 	for _, name := range []string{"BackendEnvironmentName", "TargetEnvironmentName"} {
-		if v, ok := member(in, name); ok && !envName.MatchString(v) {
+		if v, ok := member(in, name); ok && !stacks.EnvNamePattern.MatchString(v) {
 			return nil, &InvalidRequestError{RequestID: jr.RequestID, Err: fmt.Errorf(
 				"%s input: member %s must be an Amplify environment name: 2 to 10 lowercase letters", op.Name, name)}
 		}
@@ -89,7 +84,8 @@ func parse(jr contract.JobRequest) (*request, error) {
 		return nil, &InvalidRequestError{RequestID: jr.RequestID, Err: fmt.Errorf("%s input: %w", op.Name, err)}
 	}
 	sum := sha256.Sum256([]byte(op.Name + "\x00" + compact.String()))
-	return &request{id: jr.RequestID, op: op, input: in, inputJSON: compact.String(), appID: appID, env: env,
+	target, _ := member(in, "TargetEnvironmentName")
+	return &request{id: jr.RequestID, op: op, input: in, inputJSON: compact.String(), appID: appID, env: env, target: target,
 		fingerprint: hex.EncodeToString(sum[:])}, nil
 }
 

@@ -189,9 +189,11 @@ func TestSweep(t *testing.T) {
 	if res, err := s.Sweep(f.ctx); err != nil || res.Started != 0 {
 		t.Errorf("second sweep = %+v, %v; want nothing new", res, err)
 	}
-	running, _ := f.store.RunningJobs(f.ctx, app, "dev")
-	if !slices.Equal(running, []string{jobs[0]}) {
-		t.Errorf("running on dev = %v", running)
+	// A clone found by the sweep: ListBackendJobs does not tell the
+	// environment it creates, so no stack's status change is known to
+	// announce it (its own lookups do); it is in no running set.
+	if running, _ := f.store.RunningJobs(f.ctx, app, "dev"); len(running) != 0 {
+		t.Errorf("running on dev = %v; want none", running)
 	}
 }
 

@@ -31,6 +31,11 @@ type adminAPI struct {
 	// ended reports whether the simulation has seen job's status change
 	// already: a lookup after that is a lookup of a duplicate message.
 	ended func(jobID string) bool
+	// opOf names the operation a call is for: the job's (GetBackendJob),
+	// or that of the job last started on the environment (ListBackendJobs).
+	opOf func(env, jobID string) string
+	// byOp counts the calls per operation.
+	byOp map[string]int
 
 	mu    sync.Mutex
 	gets  int
@@ -54,10 +59,17 @@ type jobTimes struct {
 
 var _ poll.JobAPI = (*adminAPI)(nil)
 
-func (a *adminAPI) count(list bool, jobID string) {
+func (a *adminAPI) count(list bool, env, jobID string) {
 	afterEnd := !list && a.ended != nil && a.ended(jobID)
+	op := ""
+	if a.opOf != nil {
+		op = a.opOf(env, jobID)
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.byOp != nil {
+		a.byOp[op]++
+	}
 	if list {
 		a.lists++
 	} else {
@@ -77,7 +89,7 @@ func (a *adminAPI) count(list bool, jobID string) {
 // not know on that app and environment.
 func (a *adminAPI) GetBackendJob(_ context.Context, in *amplify.GetBackendJobInput, _ ...func(*amplify.Options)) (*amplify.GetBackendJobOutput, error) {
 	appID, env, jobID := aws.ToString(in.AppId), aws.ToString(in.BackendEnvironmentName), aws.ToString(in.JobId)
-	a.count(false, jobID)
+	a.count(false, env, jobID)
 	j, ok := a.jobs.Get(appID, env, jobID)
 	if !ok {
 		return nil, &types.NotFoundException{ResourceType: aws.String("job"),
@@ -95,7 +107,7 @@ func (a *adminAPI) GetBackendJob(_ context.Context, in *amplify.GetBackendJobInp
 // (MaxResults, default 25), filtered like the service, with a nextToken
 // when more jobs match.
 func (a *adminAPI) ListBackendJobs(_ context.Context, in *amplify.ListBackendJobsInput, _ ...func(*amplify.Options)) (*amplify.ListBackendJobsOutput, error) {
-	a.count(true, "")
+	a.count(true, aws.ToString(in.AppId)+"/"+aws.ToString(in.BackendEnvironmentName), "")
 	limit := maxListResults
 	if in.MaxResults != nil {
 		limit = int(*in.MaxResults)

@@ -8,9 +8,11 @@ import (
 )
 
 // Hint is a CloudFormation "Stack Status Change" of an environment's
-// backend stack reaching poll: look at this environment now.
+// root stack reaching poll: look at the jobs it announces now.
 type Hint struct {
 	AppID, BackendEnvironmentName string
+	// StackStatus is the stack's final status.
+	StackStatus string
 	// Time is when the stack's status changed (the event's time).
 	Time time.Time
 }
@@ -45,7 +47,7 @@ type HintPath func(d Deployment) Hinter
 // their own tracking messages, when due, are dropped without a lookup.
 func PollHints(d Deployment) Hinter {
 	return HinterFunc(func(ctx context.Context, h Hint) error {
-		_, err := d.Poller.Hint(ctx, h.AppID, h.BackendEnvironmentName)
+		_, err := d.Poller.Hint(ctx, h.AppID, h.BackendEnvironmentName, h.StackStatus)
 		return err
 	})
 }

@@ -206,7 +206,24 @@ func (s *sim) result(name string, hints bool) PolicyResult {
 			r.Ended.NotEnded++
 		}
 	}
+	r.Operations = s.byOperation()
 	return r
+}
+
+// byOperation splits the Admin API calls and the lag by operation.
+func (s *sim) byOperation() map[string]OperationResult {
+	jobs := map[string]int{}
+	for _, r := range s.reqs {
+		jobs[r.op]++
+	}
+	out := map[string]OperationResult{}
+	for op, n := range jobs {
+		lags := slices.Clone(s.c.lagsByOp[op])
+		slices.Sort(lags)
+		out[op] = OperationResult{Jobs: n, APICallsPerJob: round(float64(s.api.byOp[op])/float64(n), 3),
+			LagP95Seconds: quantileSeconds(lags, 0.95), LagP99Seconds: quantileSeconds(lags, 0.99)}
+	}
+	return out
 }
 
 // quantileSeconds is the nearest-rank p-quantile of sorted lags, in

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jobwatch/jobwatch/internal/amplify"
@@ -17,6 +18,7 @@ import (
 	"github.com/jobwatch/jobwatch/internal/poll"
 	"github.com/jobwatch/jobwatch/internal/queue"
 	"github.com/jobwatch/jobwatch/internal/schedule"
+	"github.com/jobwatch/jobwatch/internal/stacks"
 	"github.com/jobwatch/jobwatch/internal/state"
 )
 
@@ -110,6 +112,8 @@ type jobState struct {
 // line is submit's waiting line of one environment.
 type line struct {
 	waiting []int // request indexes, in arrival order
+	// last is the request whose job started last on the environment.
+	last int
 	// wakeID is the scheduled wake-up's message id (0: none), due at wakeAt.
 	wakeID uint64
 	wakeAt time.Duration
@@ -131,7 +135,9 @@ type counts struct {
 	released                                    int
 	pollItemFailures, hintErrors, hintRequeues  int
 	lags                                        []time.Duration
-	lastEvent                                   time.Duration
+	// lagsByOp holds the lags per operation.
+	lagsByOp  map[string][]time.Duration
+	lastEvent time.Duration
 }
 
 // sim is one run of one policy over the workload.
@@ -172,7 +178,7 @@ func newSim(ctx context.Context, w Workload, reqs []request, policy schedule.Pol
 		byID: make(map[string]int, len(reqs)), byJob: make(map[string]int, len(reqs)), envOf: map[[2]string]int{},
 		clock: emulator.NewManualClock(epoch),
 		state: make([]jobState, len(reqs)), lines: make([]line, w.Envs),
-		c: counts{ended: map[string]int{}},
+		c: counts{ended: map[string]int{}, lagsByOp: map[string][]time.Duration{}},
 	}
 	for i, r := range reqs {
 		s.byID[r.id] = i
@@ -187,7 +193,7 @@ func newSim(ctx context.Context, w Workload, reqs []request, policy schedule.Pol
 	s.api = &adminAPI{jobs: s.jobs, clock: s.clock, second: -1, times: map[string]*jobTimes{}, ended: func(jobID string) bool {
 		i, ok := s.byJob[jobID]
 		return ok && s.state[i].ended
-	}}
+	}, opOf: s.opOf, byOp: map[string]int{}}
 	s.queues = newQueueService(s)
 	cfg := poll.Config{
 		JobsQueueURL: queueURL(jobsQueue), CompletionsQueueURL: queueURL(completionsQueue), WaitingQueueURL: queueURL(waitingQueue),
@@ -208,6 +214,21 @@ func newSim(ctx context.Context, w Workload, reqs []request, policy schedule.Pol
 		s.schedule(r.arrival, event{kind: evArrival, prio: uint8(numQueues) + 1, req: int32(i)})
 	}
 	return s
+}
+
+// opOf names the operation of an Admin API call: the job's for a lookup
+// by id, that of the job last started on the environment ("app/env") for
+// a listing. The lookups run while the simulation waits, so reading its
+// state is safe.
+func (s *sim) opOf(env, jobID string) string {
+	if i, ok := s.byJob[jobID]; ok {
+		return s.reqs[i].op
+	}
+	app, name, _ := strings.Cut(env, "/")
+	if e, ok := s.envOf[[2]string{app, name}]; ok {
+		return s.reqs[s.lines[e].last].op
+	}
+	return ""
 }
 
 func (s *sim) schedule(at time.Duration, e event) {
@@ -331,10 +352,12 @@ func (s *sim) start(r *request) bool {
 	st := &s.state[r.index]
 	st.jobID, st.created = job.JobId, job.CreateTime
 	s.byJob[job.JobId] = r.index
+	s.lines[r.envIndex].last = r.index
 	now := s.clock.Now()
 	msg := contract.TrackingMessage{
 		Version: contract.TrackingVersion, AppID: r.app, BackendEnvironmentName: r.env, JobID: job.JobId,
-		Operation: r.op, RequestID: r.id, SubmittedAt: now, Deadline: now.Add(s.w.Deadline), LastStatus: job.Status,
+		Operation: r.op, RequestID: r.id, TargetEnvironmentName: r.target, SubmittedAt: now, Deadline: now.Add(s.w.Deadline),
+		LastStatus: job.Status,
 	}
 	body, _ := json.Marshal(msg) // plain struct: cannot fail
 	s.queues.send(jobsQueue, string(body), s.w.InitialPollDelay)
@@ -440,7 +463,9 @@ func (s *sim) emitted(body string) {
 		s.c.mismatches++
 	}
 	if c.Status == contract.StatusCompleted || c.Status == contract.StatusFailed {
-		s.c.lags = append(s.c.lags, s.now-st.created.Add(r.duration).Sub(epoch))
+		lag := s.now - st.created.Add(r.duration).Sub(epoch)
+		s.c.lags = append(s.c.lags, lag)
+		s.c.lagsByOp[r.op] = append(s.c.lagsByOp[r.op], lag)
 	}
 }
 
@@ -463,14 +488,23 @@ func (s *sim) notify(batch []*message) {
 	}
 }
 
-// hint delivers the stack event of request i's environment to poll's
-// hint path: one poll invocation.
+// hint delivers to poll's hint path the status change of the stack request
+// i's job changed (stacks.Of: its own environment's, or the one a clone
+// creates), in the status it ends in: one poll invocation.
 func (s *sim) hint(i int32) {
 	s.c.hintInvocations++
 	r := &s.reqs[i]
 	st := &s.state[i]
 	before := s.queues.counts[jobsQueue].Sent
-	err := s.hinter.Hint(s.ctx, Hint{AppID: r.app, BackendEnvironmentName: r.env, Time: st.created.Add(r.duration)})
+	effect := stacks.Of(r.op)
+	env, status := r.env, effect.Statuses[0]
+	if effect.Stack == stacks.Target {
+		env = r.target
+	}
+	if r.fails {
+		status = effect.Statuses[1]
+	}
+	err := s.hinter.Hint(s.ctx, Hint{AppID: r.app, BackendEnvironmentName: env, StackStatus: status, Time: st.created.Add(r.duration)})
 	if err != nil {
 		s.c.hintErrors++
 	}

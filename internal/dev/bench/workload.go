@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"time"
+
+	"github.com/jobwatch/jobwatch/internal/stacks"
 )
 
 // Operations are the job-producing operations of the standard workload,
@@ -44,9 +46,11 @@ type Workload struct {
 	StuckRate, FailRate float64
 	Operations          []OperationMix
 
-	// HintDelay is how long after a job's end its environment's
-	// CloudFormation "Stack Status Change" reaches poll, for a HintShare
-	// of the jobs (drawn from Seed). Only policies run with hints see them.
+	// HintDelay is how long after a job's end the CloudFormation "Stack
+	// Status Change" of the stack it changed reaches poll, for a HintShare
+	// of the jobs whose operation changes a stack (stacks.Of; drawn from
+	// Seed): a job whose operation deploys nothing gets none. Only
+	// policies run with hints see them.
 	HintDelay time.Duration
 	HintShare float64
 
@@ -126,7 +130,10 @@ type request struct {
 	duration time.Duration
 	stuck    bool
 	fails    bool
-	hinted   bool
+	// hinted says the status change of the stack its job changes reaches
+	// poll; target is the environment a clone creates.
+	hinted bool
+	target string
 }
 
 // Streams of the workload's randomness: each attribute has its own, so a
@@ -164,8 +171,13 @@ func (w Workload) requests() []request {
 			duration: time.Duration(float64(mix.Median) * math.Exp(w.Sigma*durs.NormFloat64())).Round(time.Millisecond),
 			stuck:    outcome < w.StuckRate,
 			fails:    outcome >= w.StuckRate && outcome < w.StuckRate+w.FailRate,
-			hinted:   hints.Float64() < w.HintShare,
 		}
+		if stacks.Of(mix.Operation).Stack == stacks.Target {
+			reqs[i].target = fmt.Sprintf("tg%06d", i)
+		}
+		// One draw per request, hinted or not, so a share keeps the others.
+		draw := hints.Float64()
+		reqs[i].hinted = stacks.Of(mix.Operation).Stack != stacks.None && draw < w.HintShare
 	}
 	return reqs
 }

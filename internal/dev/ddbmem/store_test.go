@@ -116,8 +116,7 @@ func (sc *script) lines() {
 
 func (sc *script) jobs() {
 	for _, id := range []string{"a", "b", "a"} {
-		started, err := sc.s.TrackJob(sc.ctx, contract.TrackingMessage{Version: 1, AppID: "d1", BackendEnvironmentName: "dev", JobID: id,
-			Operation: "CloneBackend", SubmittedAt: *sc.now, Deadline: sc.now.Add(time.Hour)}, "submit")
+		started, err := sc.s.TrackJob(sc.ctx, sc.job(id), "submit")
 		sc.note("track "+id, started, err)
 	}
 	running := func() {
@@ -127,13 +126,23 @@ func (sc *script) jobs() {
 	}
 	running()
 	a, b := state.JobKey{AppID: "d1", Env: "dev", JobID: "a"}, state.JobKey{AppID: "d1", Env: "dev", JobID: "b"}
-	sc.note("finish a", "", sc.s.FinishJob(sc.ctx, a, "COMPLETED", 3))
+	sc.note("finish a", "", sc.s.FinishJob(sc.ctx, sc.job("a"), "COMPLETED", 3))
 	ended, err := sc.s.EndedJobs(sc.ctx, []state.JobKey{a, b, {AppID: "d1", Env: "dev", JobID: "x"}})
 	sc.note("ended", fmt.Sprint(ended[a], ended[b], len(ended)), err)
 	msgs, err := sc.s.TrackedMessages(sc.ctx, "d1", "dev")
 	sc.note("messages", len(msgs), err)
-	sc.note("forget b", "", sc.s.ForgetJob(sc.ctx, b))
+	claim, err := sc.s.ClaimJob(sc.ctx, sc.job("c"), "sweep", sc.now.Add(time.Minute))
+	sc.note("claim c", claim != nil, err)
+	if claim != nil {
+		sc.note("release c", "", sc.s.ReleaseJob(sc.ctx, claim))
+	}
 	running()
+}
+
+// job is the tracking message of job id on d1/dev.
+func (sc *script) job(id string) contract.TrackingMessage {
+	return contract.TrackingMessage{Version: 1, AppID: "d1", BackendEnvironmentName: "dev", JobID: id,
+		Operation: "UpdateBackendAPI", SubmittedAt: *sc.now, Deadline: sc.now.Add(time.Hour)}
 }
 
 func (sc *script) claims() {
