@@ -142,6 +142,12 @@ func checkSampleResponse(t *testing.T, fn string, bad bool, code int, stdout, st
 		if !bad || code != 1 || !strings.Contains(stderr, fn+" returned an error") {
 			t.Errorf("exit %d, response %v\n%s", code, resp, stderr)
 		}
+	case bad && fn == "SubmitFunction" && resp["error"] != nil:
+		// A refused EventBridge request: answered, and its event parked in
+		// the submit-failures queue at once (no retry would change it).
+		if code != 0 || !strings.Contains(stderr, "refused") {
+			t.Errorf("refused request: exit %d, response %v\n%s", code, resp, stderr)
+		}
 	case bad && !isBatch:
 		t.Errorf("bad sample accepted: exit %d, response %v", code, resp)
 	case fn == "SubmitFunction" && !isBatch:

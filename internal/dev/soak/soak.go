@@ -578,6 +578,7 @@ func (a *app) report(r *Result, o Options, reqs []request, say func(string, ...a
 	}
 	if r.Lost > 0 {
 		r.Problems = append(r.Problems, fmt.Sprintf("%d requests without a terminal status change (e.g. %s)", r.Lost, strings.Join(au.lostRequests, ", ")))
+		a.trace(first(au.lostRequests, 3), say)
 	}
 	if r.Duplicates > 0 {
 		r.Problems = append(r.Problems, fmt.Sprintf("%d duplicate deliveries (e.g. %s)", r.Duplicates, strings.Join(au.duplicateKeys, "; ")))
@@ -663,3 +664,24 @@ func dlqText(m map[string]int) string {
 }
 
 func first(s []string, n int) []string { return s[:min(n, len(s))] }
+
+// trace prints what the functions logged about some requests: where a
+// request that never ended was last seen.
+func (a *app) trace(ids []string, say func(string, ...any)) {
+	b, err := os.ReadFile(a.logFile.Name())
+	if err != nil {
+		return
+	}
+	for _, id := range ids {
+		var lines []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, `"`+id+`"`) {
+				lines = append(lines, l)
+			}
+		}
+		say("soak: what the functions logged about %s (%d lines, the last 15):", id, len(lines))
+		for _, l := range lines[max(0, len(lines)-15):] {
+			say("soak:   %s", l)
+		}
+	}
+}
