@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -34,7 +35,7 @@ func TestSoak(t *testing.T) {
 	var out bytes.Buffer
 	start := time.Now()
 	res, err := soak.Run(ctx, soak.Options{
-		Jobs: 60, Environments: 20, Template: "../template.yaml", WorkDir: t.TempDir(), Seed: soakSeed,
+		Jobs: 60, Environments: 20, Template: "../template.yaml", WorkDir: keptOnFailure(t), Seed: soakSeed,
 		Timeout: 2 * time.Minute, JobDeadline: 25 * time.Second, StillRunningAfter: 10 * time.Second,
 		WaitDeadline: 40 * time.Second, DuplicateRate: 0.2, Linger: 3 * time.Second,
 		// An Admin API outage of 15 s, three times the visibility timeout,
@@ -80,4 +81,21 @@ func TestSoak(t *testing.T) {
 			t.Errorf("%s holds %d messages", id, n)
 		}
 	}
+}
+
+// keptOnFailure is a directory for a test's work, removed when the test
+// passes and kept (its path logged) when it fails, for the logs in it.
+func keptOnFailure(t *testing.T) string {
+	dir, err := os.MkdirTemp("", "jobwatch-"+t.Name()+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("work directory kept: %s", dir)
+			return
+		}
+		_ = os.RemoveAll(dir)
+	})
+	return dir
 }
