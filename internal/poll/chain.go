@@ -84,7 +84,7 @@ func (p *Poller) drop(it *item, why string) {
 // write). When another message moved the record first, this one is a
 // fork.
 func (p *Poller) adopt(ctx context.Context, it *item, at state.Step) {
-	err := p.cfg.Tracked.AdvanceChain(ctx, state.JobKeyOf(it.m), at, state.StepOf(it.m))
+	err := p.cfg.Tracked.AdvanceChain(ctx, state.JobKeyOf(it.m), at, state.StepOf(it.m), nil)
 	switch {
 	case err == nil:
 		p.cfg.Logger.InfoContext(it.ctx, "adopted a later step of the job's tracking chain", "seq", it.m.Seq, "recordSeq", at.Seq)
@@ -107,11 +107,16 @@ func (p *Poller) adopt(ctx context.Context, it *item, at state.Step) {
 // next message is ahead and adopted, or, if another message moved the
 // chain first, a fork that is dropped when it comes.
 func (p *Poller) advanceChains(items []*item) {
+	now := p.cfg.Now().UTC()
 	for _, it := range items {
 		if it.out != requeued || !it.tracked {
 			continue
 		}
-		err := p.cfg.Tracked.AdvanceChain(it.ctx, state.JobKeyOf(it.m), state.StepOf(it.m), it.next)
+		var seen *state.Lookup
+		if it.due { // looked up, found running
+			seen = &state.Lookup{At: now, Status: it.m.LastStatus, Polls: it.m.Polls}
+		}
+		err := p.cfg.Tracked.AdvanceChain(it.ctx, state.JobKeyOf(it.m), state.StepOf(it.m), it.next, seen)
 		switch {
 		case errors.Is(err, state.ErrChainMoved):
 			p.cfg.Logger.InfoContext(it.ctx, "another message moved the job's tracking chain first; the one sent will be dropped", "error", err.Error())

@@ -26,11 +26,11 @@ type faultyStore struct {
 	chainsErr error
 }
 
-func (f *faultyStore) AdvanceChain(ctx context.Context, k state.JobKey, from, to state.Step) error {
+func (f *faultyStore) AdvanceChain(ctx context.Context, k state.JobKey, from, to state.Step, seen *state.Lookup) error {
 	if f.crash {
 		return errors.New("the process died")
 	}
-	return f.Store.AdvanceChain(ctx, k, from, to)
+	return f.Store.AdvanceChain(ctx, k, from, to, seen)
 }
 
 func (f *faultyStore) Chains(ctx context.Context, keys []state.JobKey) (map[state.JobKey]state.Chain, error) {

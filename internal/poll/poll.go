@@ -39,8 +39,8 @@ type JobAPI interface {
 // tracks and their tracking chains. *state.Store implements it.
 type TrackedJobs interface {
 	Chains(ctx context.Context, keys []state.JobKey) (map[state.JobKey]state.Chain, error)
-	AdvanceChain(ctx context.Context, k state.JobKey, from, to state.Step) error
-	FinishJob(ctx context.Context, m contract.TrackingMessage, status string, polls int) error
+	AdvanceChain(ctx context.Context, k state.JobKey, from, to state.Step, seen *state.Lookup) error
+	FinishJob(ctx context.Context, m contract.TrackingMessage, c contract.StatusChange) error
 	TrackedMessages(ctx context.Context, appID, env string) ([]contract.TrackingMessage, error)
 }
 
@@ -317,7 +317,7 @@ func (p *Poller) recordEnds(items []*item) {
 		if it.out != completed {
 			continue
 		}
-		if err := p.cfg.Tracked.FinishJob(it.ctx, it.m, it.change.Status, it.change.Polls); err != nil {
+		if err := p.cfg.Tracked.FinishJob(it.ctx, it.m, *it.change); err != nil {
 			p.cfg.Logger.WarnContext(it.ctx, "could not record the job's end", "error", err.Error())
 		}
 	}

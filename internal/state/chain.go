@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -131,14 +132,34 @@ func (s *Store) Chains(ctx context.Context, keys []JobKey) (map[JobKey]Chain, er
 	return out, nil
 }
 
+// Lookup is one lookup of a job by poll: when, what the service said,
+// and the lookups made so far. A job's record keeps them, for `jobwatch
+// jobs show`.
+type Lookup struct {
+	At     time.Time `dynamodbav:"at" json:"at"`
+	Status string    `dynamodbav:"status" json:"status"`
+	Polls  int       `dynamodbav:"polls" json:"polls"`
+}
+
 // AdvanceChain moves the chain of k from step from to step to, on
 // condition that the record is still at from: after poll sent the
-// message holding to (the next step, or a step it adopts). An advance
-// already made (the record at to) succeeds again. A record at another
-// step fails with ErrChainMoved, no record with ErrNotTracked.
-func (s *Store) AdvanceChain(ctx context.Context, k JobKey, from, to Step) error {
+// message holding to (the next step, or a step it adopts). seen, when
+// set, is the lookup that led to the step: it is added to the record's
+// lookups. An advance already made (the record at to) succeeds again. A
+// record at another step fails with ErrChainMoved, no record with
+// ErrNotTracked.
+func (s *Store) AdvanceChain(ctx context.Context, k JobKey, from, to Step, seen *Lookup) error {
 	cond := expression.AttributeExists(expression.Name("pk")).And(atStep(from))
 	upd := expression.Set(expression.Name("seq"), expression.Value(to.Seq))
+	if seen != nil {
+		one, err := attributevalue.MarshalList([]Lookup{*seen})
+		if err != nil {
+			return err
+		}
+		lookups := expression.Name("lookups")
+		upd = upd.Set(lookups, expression.ListAppend(lookups.IfNotExists(expression.Value([]Lookup{})), expression.Value(&types.AttributeValueMemberL{Value: one}))).
+			Set(expression.Name("polls"), expression.Value(seen.Polls))
+	}
 	if to.ID == "" {
 		upd = upd.Remove(expression.Name("seqId"))
 	} else {

@@ -56,7 +56,7 @@ func checkChain(t *testing.T, s *state.Store) {
 		{state.Step{Seq: 5, ID: "z"}, state.Step{Seq: 6, ID: "y"}, state.ErrChainMoved},
 	}
 	for i, st := range steps {
-		if err := s.AdvanceChain(ctx, k, st.from, st.to); !errors.Is(err, st.want) || (st.want == nil) != (err == nil) {
+		if err := s.AdvanceChain(ctx, k, st.from, st.to, nil); !errors.Is(err, st.want) || (st.want == nil) != (err == nil) {
 			t.Errorf("advance %d, %v -> %v: %v; want %v", i, st.from, st.to, err, st.want)
 		}
 	}
@@ -67,10 +67,10 @@ func checkChain(t *testing.T, s *state.Store) {
 			t.Errorf("chain at %+v: step %+v is %v, want %v", c.Step, step, got, want)
 		}
 	}
-	if err := s.AdvanceChain(ctx, untracked, first, one); !errors.Is(err, state.ErrNotTracked) {
+	if err := s.AdvanceChain(ctx, untracked, first, one, nil); !errors.Is(err, state.ErrNotTracked) {
 		t.Errorf("advancing an untracked job: %v, want ErrNotTracked", err)
 	}
-	if err := s.FinishJob(ctx, m, "COMPLETED", 3); err != nil {
+	if err := s.FinishJob(ctx, m, contract.StatusChange{Status: "COMPLETED", Polls: 3}); err != nil {
 		t.Fatal(err)
 	}
 	if c := chain(); !c.Ended || c.Step != one {

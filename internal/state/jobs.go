@@ -58,6 +58,8 @@ type trackedJob struct {
 	// can settle the job without its own message.
 	Tracking string `dynamodbav:"tracking"`
 	Status   string `dynamodbav:"status,omitempty"`
+	// Change is the status change announced at the job's end (JSON).
+	Change string `dynamodbav:"change,omitempty"`
 	// RequestID is the job request the job was started for, when jobwatch
 	// started it.
 	RequestID string `dynamodbav:"requestId,omitempty"`
@@ -202,14 +204,20 @@ func (s *Store) running(ctx context.Context, a announcer, op func(expression.Nam
 	return nil
 }
 
-// FinishJob records that the job of m ended with status after polls
-// lookups, and takes it out of its stack's running jobs.
-func (s *Store) FinishJob(ctx context.Context, m contract.TrackingMessage, status string, polls int) error {
+// FinishJob records that the job of m ended with the status change c
+// (its status, its lookups, and c itself, for `jobwatch jobs` and `submit
+// --wait`), and takes it out of its stack's running jobs.
+func (s *Store) FinishJob(ctx context.Context, m contract.TrackingMessage, c contract.StatusChange) error {
 	k := JobKeyOf(m)
+	change, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
 	now := s.o.Now().UTC()
 	upd := expression.Set(expression.Name("state"), expression.Value(JobDone)).
-		Set(expression.Name("status"), expression.Value(status)).
-		Set(expression.Name("polls"), expression.Value(polls)).
+		Set(expression.Name("status"), expression.Value(c.Status)).
+		Set(expression.Name("polls"), expression.Value(c.Polls)).
+		Set(expression.Name("change"), expression.Value(string(change))).
 		Set(expression.Name("lastSeen"), expression.Value(now)).
 		Set(expression.Name("expiresAt"), expression.Value(s.expires(now)))
 	if err := s.update(ctx, k.pk(), upd); err != nil {

@@ -59,7 +59,7 @@ func TestJobLifecycle(t *testing.T) {
 	if err != nil || !slices.Equal(running, []string{"a", "b"}) {
 		t.Errorf("RunningJobs(dev) = %v, %v", running, err)
 	}
-	if err := s.FinishJob(ctx, msg(a), "COMPLETED", 4); err != nil {
+	if err := s.FinishJob(ctx, msg(a), contract.StatusChange{Status: "COMPLETED", Polls: 4}); err != nil {
 		t.Fatal(err)
 	}
 	ended, err := s.EndedJobs(ctx, []state.JobKey{a, b, {AppID: "d1", Env: "dev", JobID: "unknown"}})
@@ -99,7 +99,7 @@ func TestEndedJobsManyKeys(t *testing.T) {
 		k := state.JobKey{AppID: "d1", Env: "dev", JobID: string(rune('A'+i/26)) + string(rune('a'+i%26))}
 		keys = append(keys, k, k)
 		if i%50 == 0 {
-			if err := s.FinishJob(ctx, contract.TrackingMessage{AppID: k.AppID, BackendEnvironmentName: k.Env, JobID: k.JobID}, "FAILED", 1); err != nil {
+			if err := s.FinishJob(ctx, contract.TrackingMessage{AppID: k.AppID, BackendEnvironmentName: k.Env, JobID: k.JobID}, contract.StatusChange{Status: "FAILED", Polls: 1}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -223,7 +223,7 @@ func TestJobRetention(t *testing.T) {
 	if got, min := expiry(), m.Deadline.Add(15*24*time.Hour).Unix(); got < min {
 		t.Errorf("tracked job expires %v after its deadline, want at least 15 days", time.Duration(got-m.Deadline.Unix())*time.Second)
 	}
-	if err := s.FinishJob(ctx, m, "COMPLETED", 2); err != nil {
+	if err := s.FinishJob(ctx, m, contract.StatusChange{Status: "COMPLETED", Polls: 2}); err != nil {
 		t.Fatal(err)
 	}
 	if got, min := expiry(), now.Add(15*24*time.Hour).Unix(); got < min {
@@ -261,7 +261,7 @@ func TestAnnouncingStacks(t *testing.T) {
 			t.Errorf("a status change of %s's stack announces %v, %v; want %v", env, got, err, want)
 		}
 	}
-	if err := s.FinishJob(ctx, jobs[1], "COMPLETED", 2); err != nil {
+	if err := s.FinishJob(ctx, jobs[1], contract.StatusChange{Status: "COMPLETED", Polls: 2}); err != nil {
 		t.Fatal(err)
 	}
 	if msgs, _ := s.TrackedMessages(ctx, "d1", "preview"); len(msgs) != 1 || msgs[0].JobID != "all" {

@@ -126,7 +126,7 @@ func (sc *script) jobs() {
 	}
 	running()
 	a, b := state.JobKey{AppID: "d1", Env: "dev", JobID: "a"}, state.JobKey{AppID: "d1", Env: "dev", JobID: "b"}
-	sc.note("finish a", "", sc.s.FinishJob(sc.ctx, sc.job("a"), "COMPLETED", 3))
+	sc.note("finish a", "", sc.s.FinishJob(sc.ctx, sc.job("a"), contract.StatusChange{Status: "COMPLETED", Polls: 3}))
 	ended, err := sc.s.EndedJobs(sc.ctx, []state.JobKey{a, b, {AppID: "d1", Env: "dev", JobID: "x"}})
 	sc.note("ended", fmt.Sprint(ended[a], ended[b], len(ended)), err)
 	msgs, err := sc.s.TrackedMessages(sc.ctx, "d1", "dev")
