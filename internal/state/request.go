@@ -109,6 +109,9 @@ type Request struct {
 	// queue.
 	Tracked bool   `dynamodbav:"tracked"`
 	Error   string `dynamodbav:"error,omitempty"`
+	// Change is the status change of a request that ended without a job
+	// (JSON), for `jobwatch jobs` and `submit --wait`.
+	Change string `dynamodbav:"change,omitempty"`
 	// LockToken and LockUntil (Unix milliseconds) lease the request to
 	// one invocation while it works on it (calls the Admin API).
 	LockToken string `dynamodbav:"lockToken,omitempty"`

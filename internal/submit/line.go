@@ -279,8 +279,9 @@ func (s *Submitter) giveUp(ctx context.Context, a *attempt, head state.LineEntry
 	if status == contract.StatusTimedOut {
 		end = state.TimedOut
 	}
+	body, _ := json.Marshal(change) // plain struct: cannot fail
 	if err := s.update(ctx, a.rec, func(x *state.Request) error {
-		x.Status, x.Error, x.Unanswered = status, change.Error, false
+		x.Status, x.Error, x.Unanswered, x.Change = status, change.Error, false, string(body)
 		x.Unlease()
 		return x.To(end)
 	}); err != nil {
