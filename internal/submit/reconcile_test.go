@@ -1,6 +1,7 @@
 package submit
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/jobwatch/jobwatch/internal/amplify"
 	"github.com/jobwatch/jobwatch/internal/amplify/types"
+	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/dev/emulator"
 	"github.com/jobwatch/jobwatch/internal/state"
 	"github.com/jobwatch/jobwatch/internal/sweep"
@@ -196,5 +198,42 @@ func TestSweepLeavesReconcilingRequestAlone(t *testing.T) {
 	expectOwnJob(t, h, "r-recon", 1)
 	if res, err := sw.Sweep(h.ctx); err != nil || res.Started != 0 || res.Reconciling != 0 {
 		t.Errorf("sweep after = %+v, %v; want the job held by r-recon", res, err)
+	}
+}
+
+// A request whose call went unanswered while another owner's job of
+// another operation runs on the environment (the soak's stall: that job
+// hangs until jobwatch gives up on it, and the emulator keeps it
+// running) waits for its environment, then times out at its wait
+// deadline: it found no job of its own, and past the deadline it would
+// not call again, so the foreign job is no reason to keep waiting.
+func TestUnansweredHeadTimesOutBehindForeignJob(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.WaitDeadline = 10 * time.Minute })
+	foreign := h.occupy("other")
+	h.setCallHook(func(*amplify.Operation, any) error {
+		return &types.GatewayTimeoutException{Message: aws.String("timed out")} // nothing reached the service
+	})
+	in := `{"AppId":"` + testApp + `","BackendEnvironmentName":"other","ResourceName":"main"}`
+	res := h.submit(contract.JobRequest{Operation: "GenerateBackendAPIModels", Input: []byte(in), RequestID: "r-late"})
+	if res.Status != StatusWaiting {
+		t.Fatalf("result = %+v, want WAITING behind job %s", res, foreign)
+	}
+	h.setCallHook(nil)
+	h.clock.Advance(11 * time.Minute)
+	if _, failed := h.pumpLater(); len(failed) != 0 {
+		t.Fatalf("failed %v", failed)
+	}
+	sc := h.statusChanges()
+	if len(sc) != 1 || sc[0].RequestID != "r-late" || sc[0].Status != contract.StatusTimedOut || !strings.Contains(sc[0].Error, "wait deadline") {
+		t.Fatalf("status changes = %+v, want r-late TIMED_OUT at its wait deadline", sc)
+	}
+	if rec := h.record("r-late"); rec.State != state.TimedOut {
+		t.Errorf("record = %+v, want timedOut", rec)
+	}
+	if l := h.fullLine("other"); len(l.Entries) != 0 || len(l.Starting) != 0 {
+		t.Errorf("line = %+v, want it empty, nobody starting", l)
+	}
+	if n := h.jobsCreated(); n != 1 {
+		t.Errorf("%d jobs, want only the foreign one", n)
 	}
 }

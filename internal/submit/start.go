@@ -335,9 +335,12 @@ func (s *Submitter) settleOrphan(ctx context.Context, line *state.Line, rec *sta
 // started: among the environment's jobs of its operation created since
 // its StartingAt less state.ClockSkew, newest first, the newest that no
 // other request or tracker holds is claimed and adopted (it carries the
-// request id from then on). free says there is none and no job runs on
-// the environment: the request may call again. A lookup that fails puts
-// the request off; a job of another owner running makes it wait.
+// request id from then on). free says there is none, and, for a request
+// that would call again (it holds its input), that no job runs on the
+// environment. A lookup that fails puts the request off; a job of
+// another owner running makes a request that would call again wait —
+// one that would not (past its wait deadline, or an orphan settled by
+// another) has its answer: no job of its own.
 func (s *Submitter) reconcile(ctx context.Context, a *attempt) (o outcome, free bool, err error) {
 	since := a.rec.ArrivedAt
 	if a.rec.StartingAt != nil {
@@ -355,7 +358,7 @@ func (s *Submitter) reconcile(ctx context.Context, a *attempt) (o outcome, free 
 		if ok, err := s.adopt(ctx, a, jobs); err != nil || ok {
 			return outcome{step: started}, false, err
 		}
-		if running != "" {
+		if running != "" && a.input != nil {
 			return outcome{step: wait, cause: fmt.Errorf("job %s of another owner runs on the environment", running)}, false, nil
 		}
 	}
