@@ -14,9 +14,12 @@ type Line struct {
 	AppID                  string      `dynamodbav:"appId"`
 	BackendEnvironmentName string      `dynamodbav:"backendEnvironmentName"`
 	Entries                []LineEntry `dynamodbav:"entries"`
-	// Waiting is how many requests wait (len(Entries) as last written), so
-	// that the line can be looked at without reading their inputs.
-	Waiting int `dynamodbav:"waiting"`
+	// Waiting is how many requests wait (len(Entries) as last written),
+	// and Order their ids in arrival order, so that the line can be looked
+	// at without reading their inputs (the sweep; `submit --wait`, whose
+	// IAM policy may read only these attributes).
+	Waiting int      `dynamodbav:"waiting"`
+	Order   []string `dynamodbav:"order"`
 	// WakeID is the SQS message id of the wake-up scheduled for the line
 	// and WakeAt (Unix milliseconds) when it is due: while it is pending,
 	// nobody else schedules one, so a line has one chain of wake-ups.
@@ -144,7 +147,10 @@ func (l *Line) Fits() bool {
 // settle gives an empty line its expiry, and takes it from one in use
 // or with a request starting.
 func (l *Line) settle(now time.Time) {
-	l.ExpiresAt, l.Waiting = 0, len(l.Entries)
+	l.ExpiresAt, l.Waiting, l.Order = 0, len(l.Entries), make([]string, len(l.Entries))
+	for i, e := range l.Entries {
+		l.Order[i] = e.RequestID
+	}
 	if len(l.Entries) == 0 {
 		l.Entries = []LineEntry{}
 		if len(l.Starting) == 0 {
