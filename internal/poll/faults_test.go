@@ -224,3 +224,36 @@ func TestShortTimeoutStillGetsOn(t *testing.T) {
 		}
 	}
 }
+
+// TestOutageEndingNearTheDeadline: the Admin API is out from the first
+// minute until half a minute before a stuck job's deadline, and each
+// backoff draws its longest delay. The copy that failed last would come
+// back minutes after the deadline; it comes back by the deadline instead,
+// and the job's TIMED_OUT is announced on time.
+func TestOutageEndingNearTheDeadline(t *testing.T) {
+	const deadline = 30 * time.Minute
+	s := newStack(t, 1, 3*time.Hour, 1, emulator.Faults{OutageAfter: time.Minute, OutageFor: deadline - time.Minute - 30*time.Second})
+	p := s.poller(func(c *Config) { c.Retry = queue.Retry{Rand: func() float64 { return 0.999 }} })
+	m := s.startJob("dev0")
+	m.Deadline = t0.Add(deadline)
+	s.send(1, m)
+	for s.clock.Now().Before(t0.Add(2 * deadline)) {
+		msgs := s.receive(s.jobs, 10)
+		if len(msgs) == 0 {
+			t.Fatalf("no tracking message at %v", s.clock.Now().Sub(t0))
+		}
+		s.invoke(s.ctx, p, msgs)
+		if changes := s.changes(); len(changes) > 0 {
+			if len(changes) != 1 || changes[0].Status != contract.StatusTimedOut {
+				t.Fatalf("status changes %+v, want one TIMED_OUT", changes)
+			}
+			detected, _ := time.Parse(time.RFC3339, changes[0].DetectedAt)
+			if late := detected.Sub(m.Deadline); late < 0 || late > 5*time.Second {
+				t.Errorf("TIMED_OUT detected %v after the deadline; want at it", late)
+			}
+			return
+		}
+		s.clock.Advance(max(time.Second, slices.Max(append(s.virtual.take(), 0))))
+	}
+	t.Fatal("no status change")
+}

@@ -56,7 +56,14 @@ func (p *Poller) send(ctx context.Context, items []*item, now time.Time) {
 func (p *Poller) onward(it *item, now time.Time) (queue.Outgoing, error) {
 	switch it.out {
 	case retried:
-		return p.cfg.Retry.Later(it.msg), nil
+		// A backoff never carries a lookup past the job's deadline: the
+		// copy comes back by then, for the verdict (TIMED_OUT or the
+		// job's own end) on time when the Admin API is back.
+		out := p.cfg.Retry.Later(it.msg)
+		if left := it.m.Deadline.Sub(now).Round(time.Second); left > 0 && left < out.Delay {
+			out.Delay = left
+		}
+		return out, nil
 	case handedBack:
 		return queue.Again(it.msg), nil
 	}
