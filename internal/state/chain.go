@@ -133,32 +133,39 @@ func (s *Store) Chains(ctx context.Context, keys []JobKey) (map[JobKey]Chain, er
 }
 
 // Lookup is one lookup of a job by poll: when, what the service said,
-// and the lookups made so far. A job's record keeps them, for `jobwatch
-// jobs show`.
+// and the lookups made so far. A job's record keeps the first
+// MaxLookups, for `jobwatch jobs show`, and counts the others.
 type Lookup struct {
 	At     time.Time `dynamodbav:"at" json:"at"`
 	Status string    `dynamodbav:"status" json:"status"`
 	Polls  int       `dynamodbav:"polls" json:"polls"`
 }
 
+// MaxLookups bounds the lookups a job's record keeps, well under
+// DynamoDB's 400 KB item size.
+const MaxLookups = 200
+
 // AdvanceChain moves the chain of k from step from to step to, on
 // condition that the record is still at from: after poll sent the
 // message holding to (the next step, or a step it adopts). seen, when
 // set, is the lookup that led to the step: it is added to the record's
-// lookups. An advance already made (the record at to) succeeds again. A
+// lookups (the first MaxLookups; the count and the last one's time for
+// all). An advance already made (the record at to) succeeds again. A
 // record at another step fails with ErrChainMoved, no record with
 // ErrNotTracked.
 func (s *Store) AdvanceChain(ctx context.Context, k JobKey, from, to Step, seen *Lookup) error {
 	cond := expression.AttributeExists(expression.Name("pk")).And(atStep(from))
 	upd := expression.Set(expression.Name("seq"), expression.Value(to.Seq))
 	if seen != nil {
+		upd = upd.Set(expression.Name("polls"), expression.Value(seen.Polls)).Set(expression.Name("lastSeen"), expression.Value(seen.At))
+	}
+	if seen != nil && seen.Polls <= MaxLookups {
 		one, err := attributevalue.MarshalList([]Lookup{*seen})
 		if err != nil {
 			return err
 		}
 		lookups := expression.Name("lookups")
-		upd = upd.Set(lookups, expression.ListAppend(lookups.IfNotExists(expression.Value([]Lookup{})), expression.Value(&types.AttributeValueMemberL{Value: one}))).
-			Set(expression.Name("polls"), expression.Value(seen.Polls))
+		upd = upd.Set(lookups, expression.ListAppend(lookups.IfNotExists(expression.Value([]Lookup{})), expression.Value(&types.AttributeValueMemberL{Value: one})))
 	}
 	if to.ID == "" {
 		upd = upd.Remove(expression.Name("seqId"))

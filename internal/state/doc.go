@@ -26,6 +26,11 @@
 // costs no second read. Conditions, updates and projections are built
 // with feature/dynamodb/expression, items encoded with attributevalue.
 //
+// A View reads the table for people and never writes: `jobwatch jobs`
+// lists what it holds (Scan), `jobwatch jobs show` tells one request's
+// timeline, and `jobwatch submit --wait` follows one request with
+// GetItem alone, so that a CI role needs no more than that.
+//
 // Each function's IAM policy grants only the DynamoDB actions its part of
 // the store uses: submit requests and lines (GetItem, PutItem, DeleteItem)
 // and claims jobs (UpdateItem); poll reads tracked jobs and records their

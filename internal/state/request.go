@@ -19,7 +19,7 @@ import (
 //	    └────────▶ waiting
 //
 //	received, starting, waiting ──▶ failed | timedOut
-//	received, starting ──▶ refused (the record is deleted: DropRequest)
+//	received, starting ──▶ refused
 //
 // A request is received (its record created, leased to the invocation
 // handling it); starting is recorded, with its time, before each
@@ -28,8 +28,11 @@ import (
 // started nothing (busy, throttled, refused); started once the job id is
 // known; waiting while it is in its environment's line. It ends failed (the service refused it for good) or
 // timedOut (it waited past its deadline) without a job. A request refused
-// before it had a job or a place in line leaves no record, so that a
-// retry starts afresh. Each move is a conditional write (EditRequest).
+// before it had a job or a place in line (by jobwatch: a full line, an
+// app not allowed; or by the service) is recorded refused, with the
+// reason, for RefusalRetention, so that whoever follows it learns why;
+// a retry of the same request id starts afresh over that record. Each
+// move is a conditional write (EditRequest).
 //
 // A call whose answer does not say whether the job started (a timeout, a
 // 5xx, a dropped connection, or a starting record whose holder is gone)
@@ -47,13 +50,17 @@ const (
 	Waiting  RequestState = "waiting"
 	Failed   RequestState = "failed"
 	TimedOut RequestState = "timedOut"
+	Refused  RequestState = "refused"
 )
+
+// RefusalRetention is how long the record of a refused request is kept.
+const RefusalRetention = 24 * time.Hour
 
 // moves lists where a request may go from each state; a state it does
 // not list is final.
 var moves = map[RequestState][]RequestState{
-	Received: {Starting, Waiting, Failed, TimedOut},
-	Starting: {Received, Started, Waiting, Failed, TimedOut},
+	Received: {Starting, Waiting, Failed, TimedOut, Refused},
+	Starting: {Received, Started, Waiting, Failed, TimedOut, Refused},
 	Waiting:  {Starting, Failed, TimedOut},
 }
 
@@ -97,12 +104,16 @@ type Request struct {
 	// StartingAt is when the last job-starting call was made for it; while
 	// the request is Unanswered, when the first unanswered one was.
 	StartingAt *time.Time `dynamodbav:"startingAt,omitempty"`
+	// WaitingSince is when the request first joined its environment's
+	// line.
+	WaitingSince *time.Time `dynamodbav:"waitingSince,omitempty"`
 	// Unanswered says a job-starting call was made whose answer did not
 	// say whether the job started: a job of the request may exist.
 	Unanswered bool   `dynamodbav:"unanswered,omitempty"`
 	JobID      string `dynamodbav:"jobId,omitempty"`
 	// Status is the job's status as the service answered, or WAITING,
-	// FAILED, TIMED_OUT for a request that got no job.
+	// FAILED, TIMED_OUT for a request that got no job (FAILED when it was
+	// refused).
 	Status      string     `dynamodbav:"status,omitempty"`
 	SubmittedAt *time.Time `dynamodbav:"submittedAt,omitempty"`
 	// Tracked is true once the job's tracking message went to the jobs

@@ -9,8 +9,6 @@ import (
 	"log/slog"
 	"time"
 
-	smithy "github.com/aws/smithy-go"
-
 	"github.com/jobwatch/jobwatch/internal/amplify"
 	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/logging"
@@ -47,6 +45,10 @@ func (s *Submitter) join(ctx context.Context, r *request, rec *state.Request, li
 		}
 		return true, nil
 	})
+	if full := new(*RefusedError); errors.As(err, full) {
+		s.refuse(ctx, rec, refusal(err))
+		return Result{}, err
+	}
 	if err != nil {
 		s.release(ctx, rec)
 		if errors.Is(err, state.ErrConflict) {
@@ -222,11 +224,7 @@ func (s *Submitter) headOutcome(ctx context.Context, a *attempt, head state.Line
 		s.dropStart(ctx, a)
 		return true, s.giveUp(ctx, a, head, contract.StatusTimedOut, "", late)
 	case refused:
-		msg := o.cause.Error()
-		var apiErr smithy.APIError
-		if errors.As(o.cause, &apiErr) {
-			msg = apiErr.ErrorCode() + ": " + apiErr.ErrorMessage()
-		}
+		msg := refusal(o.cause)
 		return true, s.giveUp(ctx, a, head, contract.StatusFailed, msg, a.op.Name+" was refused by the service: "+msg)
 	}
 	if err := s.backInLine(ctx, a.rec); err != nil {

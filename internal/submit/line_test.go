@@ -379,9 +379,7 @@ func TestLineBound(t *testing.T) {
 	if _, ok := asError[*RefusedError](err); !ok || !strings.Contains(err.Error(), "2 requests already wait for app d1abc23 environment line") {
 		t.Fatalf("third request: %v, want a RefusedError saying the line is full", err)
 	}
-	if rec := h.record("r-b3"); rec != nil {
-		t.Errorf("refused request left a record %+v", rec)
-	}
+	expectRefused(t, h, "r-b3", "the most a line holds")
 }
 
 // The line item stays under DynamoDB's item size limit.

@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
 	"time"
 
+	smithy "github.com/aws/smithy-go"
 	"github.com/jobwatch/jobwatch/internal/amplify"
 	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/logging"
@@ -136,6 +138,9 @@ func (s *Submitter) Submit(ctx context.Context, jr contract.JobRequest) (Result,
 	r, err := s.validate(jr)
 	if err != nil {
 		s.log.WarnContext(ctx, "job request refused", "jobRequestId", jr.RequestID, "operation", jr.Operation, "error", err.Error())
+		if r != nil { // well formed, but not for this deployment
+			s.refuse(ctx, s.newRecord(r), refusal(err))
+		}
 		return Result{}, err
 	}
 	ctx = logging.With(ctx, append(logging.Job(r.appID, r.env, ""),
@@ -186,7 +191,7 @@ func (s *Submitter) process(ctx context.Context, r *request) (Result, error) {
 	case o.step == started:
 		return resultOf(rec), nil
 	case o.step == refused:
-		s.forget(ctx, rec)
+		s.refuse(ctx, rec, refusal(o.cause))
 		return Result{}, o.cause
 	case o.step == putOff:
 		s.putOff(ctx, reasonOf(o.cause))
@@ -200,18 +205,17 @@ func (s *Submitter) process(ctx context.Context, r *request) (Result, error) {
 // request reached a state a repeated request is answered from (waiting,
 // or done); then rec is that record.
 func (s *Submitter) record(ctx context.Context, r *request) (rec *state.Request, repeated bool, err error) {
-	now, token, until := s.now(), newID(), s.leaseUntil(ctx)
-	fresh := state.NewRequest(r.id)
-	fresh.Fingerprint, fresh.Operation, fresh.AppID, fresh.BackendEnvironmentName = r.fingerprint, r.op.Name, r.appID, r.env
-	fresh.TargetEnvironmentName = r.target
-	fresh.ArrivedAt, fresh.ExpiresAt = now.UTC(), s.expiry(now)
+	token, until := newID(), s.leaseUntil(ctx)
+	fresh := s.newRecord(r)
 	fresh.Lease(token, until)
 	rec = state.NewRequest(r.id)
 	err = s.store.EditRequest(ctx, rec, func(cur *state.Request) (bool, error) {
 		repeated = false
 		switch {
-		case !cur.Exists():
+		case !cur.Exists(), cur.State == state.Refused: // a refused request's retry starts afresh
+			rev := cur.Rev
 			*cur = *fresh
+			cur.Rev = rev
 			return true, nil
 		case cur.LockToken == token: // our write landed although it was reported lost
 			return false, nil
@@ -232,6 +236,16 @@ func (s *Submitter) record(ctx context.Context, r *request) (rec *state.Request,
 		return nil, false, &InProgressError{RequestID: r.id}
 	}
 	return rec, repeated, err
+}
+
+// newRecord is the record of r as received now, not yet in the table.
+func (s *Submitter) newRecord(r *request) *state.Request {
+	now := s.now()
+	rec := state.NewRequest(r.id)
+	rec.Fingerprint, rec.Operation, rec.AppID, rec.BackendEnvironmentName = r.fingerprint, r.op.Name, r.appID, r.env
+	rec.TargetEnvironmentName = r.target
+	rec.ArrivedAt, rec.ExpiresAt = now.UTC(), s.expiry(now)
+	return rec
 }
 
 // takeOver leases a record whose holder is gone to token. A holder gone
@@ -357,6 +371,10 @@ func (s *Submitter) backInLine(ctx context.Context, rec *state.Request) error {
 			x.Unlease()
 		}
 		if x.State == state.Received || x.State == state.Starting {
+			if x.WaitingSince == nil {
+				now := s.now().UTC()
+				x.WaitingSince = &now
+			}
 			x.Status = StatusWaiting
 			return x.To(state.Waiting)
 		}
@@ -390,8 +408,49 @@ func (s *Submitter) release(ctx context.Context, rec *state.Request) {
 	s.forget(ctx, rec)
 }
 
-// forget deletes the record of a request that came to nothing (the
-// service refused it), so that a retry starts afresh.
+// refuse records that the request was refused for good, and why, for
+// those who follow it (`jobwatch submit --wait`, `jobwatch jobs`); a
+// retry starts afresh over the record. Without a record (rec not in the
+// table: refused before it had one), it writes one unless another
+// request's record is there.
+func (s *Submitter) refuse(ctx context.Context, rec *state.Request, reason string) {
+	now := s.now().UTC()
+	change := contract.NewStatusChange(contract.Ending{AppID: rec.AppID, BackendEnvironmentName: rec.BackendEnvironmentName,
+		Operation: rec.Operation, RequestID: rec.ID(), Status: contract.StatusFailed, Error: "refused: " + reason,
+		SubmittedAt: rec.ArrivedAt}, now)
+	body, _ := json.Marshal(change) // plain struct: cannot fail
+	fresh := !rec.Exists()
+	err := s.store.EditRequest(ctx, rec, func(x *state.Request) (bool, error) {
+		if x.Exists() && fresh && x.State != state.Refused {
+			return false, nil // a record of its own, written before the refusal
+		}
+		x.Status, x.Error, x.Change, x.Unanswered = contract.StatusFailed, change.Error, string(body), false
+		x.ExpiresAt = now.Add(state.RefusalRetention).Unix()
+		x.Unlease()
+		return true, x.To(state.Refused)
+	})
+	if err != nil {
+		s.log.WarnContext(ctx, "could not record the refusal", "error", err.Error())
+		s.forget(ctx, rec)
+	}
+}
+
+// refusal is the reason a refused request is told: the service's error
+// code and message, or jobwatch's reason.
+func refusal(err error) string {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode() + ": " + apiErr.ErrorMessage()
+	}
+	var r *RefusedError
+	if errors.As(err, &r) {
+		return r.Reason
+	}
+	return err.Error()
+}
+
+// forget deletes the record of a request that came to nothing (it failed
+// before its job was known), so that a retry starts afresh.
 func (s *Submitter) forget(ctx context.Context, rec *state.Request) {
 	if err := s.store.DropRequest(ctx, rec); err != nil {
 		// The lease runs out on its own; a retry waits for it.

@@ -111,8 +111,11 @@ func TestSubmitRefusesBadRequests(t *testing.T) {
 			if (tc.kind == "invalid") != invalid || (tc.kind == "refused") != refused {
 				t.Errorf("error %T, want the %s kind", err, tc.kind)
 			}
-			if rec := h.record("bad-" + strings.ReplaceAll(name, " ", "-")); rec != nil {
-				t.Errorf("a refused request left a record: %+v", rec)
+			id := "bad-" + strings.ReplaceAll(name, " ", "-")
+			if tc.kind == "refused" && strings.Contains(tc.want, "ALLOWED_APP_IDS") {
+				expectRefused(t, h, id, tc.want) // well formed, so it is recorded for whoever follows it
+			} else if rec := h.record(id); rec != nil {
+				t.Errorf("a malformed request left a record: %+v", rec)
 			}
 		})
 	}
@@ -196,8 +199,12 @@ func TestSubmitServiceError(t *testing.T) {
 	if !ok || ce.Retryable() || !strings.Contains(err.Error(), "NotFoundException") {
 		t.Fatalf("error = %v, want a non-retryable CallError with NotFoundException", err)
 	}
-	if rec := h.record("r-404"); rec != nil {
-		t.Errorf("record left behind: %+v; a retry must start afresh", rec)
+	expectRefused(t, h, "r-404", "NotFoundException: There is no backend environment nosuchenv")
+	if _, err := h.s.Submit(h.ctx, contract.JobRequest{Operation: "CloneBackend", Input: json.RawMessage(in), RequestID: "r-404"}); err == nil {
+		t.Fatal("retry succeeded")
+	}
+	if n := h.emu.Stats().Operations["CloneBackend"].Calls; n != 2 {
+		t.Errorf("CloneBackend called %d times, want twice: a refused request's retry starts afresh", n)
 	}
 	// Throttled beyond the SDK's retries: the request is recorded and waits
 	// in line, "Admin API unavailable", for a wake-up to try it again.
@@ -241,5 +248,25 @@ func TestTrackingSendFailureRetried(t *testing.T) {
 	}
 	if n := h.jobsCreated(); n != 1 {
 		t.Errorf("%d jobs started, want 1", n)
+	}
+}
+
+// expectRefused checks that requestID is recorded refused, FAILED with
+// reason, for state.RefusalRetention, held by nobody.
+func expectRefused(t *testing.T, h *harness, requestID, reason string) {
+	t.Helper()
+	rec := h.record(requestID)
+	if rec == nil {
+		t.Fatalf("no record of refused request %s", requestID)
+	}
+	if rec.State != state.Refused || rec.Status != contract.StatusFailed || !strings.Contains(rec.Error, reason) || rec.LockToken != "" {
+		t.Errorf("record = %+v, want refused, FAILED, with %q", rec, reason)
+	}
+	if want := h.clock.Now().Add(state.RefusalRetention).Unix(); rec.ExpiresAt != want {
+		t.Errorf("record expires at %d, want %d (RefusalRetention)", rec.ExpiresAt, want)
+	}
+	var c contract.StatusChange
+	if err := json.Unmarshal([]byte(rec.Change), &c); err != nil || c.Status != contract.StatusFailed || c.RequestID != requestID {
+		t.Errorf("change = %s (%v), want a FAILED status change of %s", rec.Change, err, requestID)
 	}
 }

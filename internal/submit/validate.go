@@ -33,13 +33,15 @@ func Check(jr contract.JobRequest) error {
 	return err
 }
 
+// validate parses jr and checks it against the deployment; a request
+// that parses but is refused for this deployment comes with its error.
 func (s *Submitter) validate(jr contract.JobRequest) (*request, error) {
 	r, err := parse(jr)
 	if err != nil {
 		return nil, err
 	}
 	if !s.allowed[r.appID] {
-		return nil, &RefusedError{RequestID: jr.RequestID, Operation: r.op.Name,
+		return r, &RefusedError{RequestID: jr.RequestID, Operation: r.op.Name,
 			Reason: fmt.Sprintf("app id %q is not in ALLOWED_APP_IDS", r.appID)}
 	}
 	return r, nil
