@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jobwatch/jobwatch/internal/amplify"
 	"github.com/jobwatch/jobwatch/internal/dev/devstack"
 	"github.com/jobwatch/jobwatch/internal/dev/lambdasim"
 	"github.com/jobwatch/jobwatch/internal/dev/slacktest"
@@ -96,8 +97,27 @@ func localUp(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	emulatorURL := fs.String("emulator", "", "use the Admin API emulator at `URL` instead of starting one")
 	fs.DurationVar(&o.VisibilityTimeout, "visibility-timeout", 5*time.Second, "every queue's visibility timeout locally (a failed message returns after it)")
 	fs.Var(params, "param", "template parameter `Name=Value` (repeatable)")
+	var emulatorArgs []string // for the emulator local up starts
+	for _, name := range []string{"fail-operation", "job-duration"} {
+		usage := map[string]string{
+			"fail-operation": "jobs of `OPERATION` end FAILED in the emulator local up starts (repeatable)",
+			"job-duration":   "how long jobs run in the emulator local up starts: `DURATION`, or OPERATION=DURATION (repeatable; default 5s)",
+		}[name]
+		fs.Func(name, usage, func(v string) error {
+			if name == "fail-operation" {
+				if _, err := amplify.LookupOperation(v); err != nil {
+					return err
+				}
+			}
+			emulatorArgs = append(emulatorArgs, "--"+name, v)
+			return nil
+		})
+	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *emulatorURL != "" && len(emulatorArgs) > 0 {
+		return usagef("--fail-operation and --job-duration set up the emulator local up starts; with --emulator, give them to that emulator")
 	}
 	if _, err := os.Stat(*statePath); err == nil {
 		return fmt.Errorf("a local stack is already up (state %s): run 'jobwatch local down' first", *statePath)
@@ -114,7 +134,7 @@ func localUp(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		o.Emulator = devstack.Server{Endpoint: *emulatorURL}
 	default:
-		e, err := startEmulatorProcess(dir, filepath.Join(dir, "emulator.log"))
+		e, err := startEmulatorProcess(dir, filepath.Join(dir, "emulator.log"), emulatorArgs...)
 		if err != nil {
 			return err
 		}
@@ -156,7 +176,7 @@ func printUp(w io.Writer, st *devstack.State, statePath string) {
 
 // startEmulatorProcess starts `jobwatch emulator` (this same program) as a
 // detached server with the local apps, on a port it picks.
-func startEmulatorProcess(dir, logPath string) (*devstack.Server, error) {
+func startEmulatorProcess(dir, logPath string, extra ...string) (*devstack.Server, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -168,7 +188,11 @@ func startEmulatorProcess(dir, logPath string) (*devstack.Server, error) {
 	if err := os.WriteFile(statePath, []byte(devstack.DefaultApps), 0o644); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(self, "emulator", "--addr", "127.0.0.1:0", "--state", statePath, "--job-duration", "5s")
+	args := []string{"emulator", "--addr", "127.0.0.1:0", "--state", statePath}
+	if !slices.Contains(extra, "--job-duration") {
+		args = append(args, "--job-duration", "5s")
+	}
+	cmd := exec.Command(self, append(args, extra...)...)
 	return devstack.StartServer(cmd, emulatorAnnounce, logPath, true, emulatorAlive, "Admin API emulator (jobwatch emulator)")
 }
 

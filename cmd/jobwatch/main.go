@@ -103,14 +103,25 @@ var errHelp = errors.New("usage shown")
 // parseArgs parses flags that may come before or after positional
 // arguments (jobwatch call CloneBackend --input ... and jobwatch call
 // --input ... CloneBackend both work) and returns the positional ones. A
-// bad flag is a usage error; -h is errHelp.
+// bad flag is a usage error, told in one line; -h prints the usage and
+// is errHelp.
 func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	var positional []string
+	out, usage := fs.Output(), fs.Usage
+	fs.SetOutput(io.Discard) // the flag package would print the whole usage with a bad flag
+	fs.Usage = func() {}
+	defer func() { fs.SetOutput(out); fs.Usage = usage }()
 	for {
 		if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(out)
+			if usage != nil {
+				usage()
+			} else {
+				fs.PrintDefaults()
+			}
 			return nil, errHelp
 		} else if err != nil {
-			return nil, usagef("%v", err)
+			return nil, usagef("%v (-h lists the flags)", err)
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -220,10 +221,27 @@ func (s *Store) FinishJob(ctx context.Context, m contract.TrackingMessage, c con
 		Set(expression.Name("change"), expression.Value(string(change))).
 		Set(expression.Name("lastSeen"), expression.Value(now)).
 		Set(expression.Name("expiresAt"), expression.Value(s.expires(now)))
+	if last := lastLookup(c, now); last != nil { // set, not appended: a second FinishJob writes the same
+		upd = upd.Set(expression.Name("endLookup"), expression.Value(last))
+	}
 	if err := s.update(ctx, k.pk(), upd); err != nil {
 		return fmt.Errorf("record the end of job %s: %w", k.JobID, err)
 	}
 	return s.running(ctx, announcerOf(m), expression.Delete)
+}
+
+// lastLookup is the lookup that ended a job, for its record (endLookup):
+// what the service said (COMPLETED, FAILED, or the status a job had when
+// it timed out); none when the end came without a lookup of its own.
+func lastLookup(c contract.StatusChange, now time.Time) *Lookup {
+	if c.Polls == 0 || c.Polls > MaxLookups {
+		return nil
+	}
+	status := c.Status
+	if !(status == contract.StatusCompleted || status == contract.StatusFailed) {
+		status = cmp.Or(c.PreviousStatus, status)
+	}
+	return &Lookup{At: now, Status: status, Polls: c.Polls}
 }
 
 // RunningJobs returns the jobs still tracked as running whose end a

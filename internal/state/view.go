@@ -105,6 +105,8 @@ func (f Filter) match(e Entry) bool {
 type viewedJob struct {
 	trackedJob
 	Lookups []Lookup `dynamodbav:"lookups"`
+	// EndLookup is the lookup that ended the job (FinishJob).
+	EndLookup *Lookup `dynamodbav:"endLookup"`
 }
 
 // key is the job's key, from its pk (job#<appId>#<env>#<jobId>).
@@ -315,7 +317,7 @@ func (v *View) Follow(ctx context.Context, requestID string) (*Entry, error) {
 func (v *View) job(ctx context.Context, k JobKey, lookups bool) (*viewedJob, error) {
 	attrs := jobAttributes
 	if lookups {
-		attrs = append(slices.Clip(attrs), "lookups", "lastSeen")
+		attrs = append(slices.Clip(attrs), "lookups", "endLookup", "lastSeen")
 	}
 	j := new(viewedJob)
 	found, err := v.get(ctx, k.pk(), j, attrs...)
@@ -474,11 +476,15 @@ func (t *Timeline) jobEvents(j *viewedJob) {
 	if j.Source == sourceSweep {
 		t.add(j.FirstSeen, "found by the discovery sweep: job %s", j.key().JobID)
 	}
-	for i, l := range j.Lookups {
+	lookups := j.Lookups
+	if j.EndLookup != nil {
+		lookups = append(slices.Clip(lookups), *j.EndLookup)
+	}
+	for i, l := range lookups {
 		t.add(l.At, "lookup %d: %s", cmp.Or(l.Polls, i+1), l.Status)
 	}
-	if more := j.Polls - len(j.Lookups); more > 0 && len(j.Lookups) > 0 {
-		t.add(j.LastSeen, "%d lookups more, the last one now", more)
+	if more := j.Polls - len(lookups); more > 0 && len(j.Lookups) >= MaxLookups {
+		t.add(j.LastSeen, "%d more lookups (the first %d are kept), the last one", more, len(j.Lookups))
 	}
 	if c := t.Change; c != nil && j.State == JobDone {
 		t.ended(c)

@@ -15,7 +15,7 @@ import (
 
 // viewFixture writes, through the Store as the functions do, one of each
 // thing `jobwatch jobs` shows: a request waiting second in line, one
-// whose job ran, was looked up twice and COMPLETED and was announced, one
+// whose job ran, was looked up twice, COMPLETED and was announced, one
 // whose job still runs, a refused one, and a job the sweep found.
 type viewFixture struct {
 	store *state.Store
@@ -65,7 +65,7 @@ func newViewFixture(t *testing.T) *viewFixture {
 	m := track("r-done", "dev", "j-done", "submit")
 	now = t0.Add(30 * time.Second)
 	from := state.StepOf(m)
-	for i, st := range []string{"RUNNING", "COMPLETED"} {
+	for i, st := range []string{"RUNNING"} { // the lookup that finds it COMPLETED ends it (FinishJob)
 		seen := &state.Lookup{At: t0.Add(time.Duration(30*(i+1)) * time.Second), Status: st, Polls: i + 1}
 		to := state.Step{Seq: from.Seq + 1, ID: "x"}
 		if err := s.AdvanceChain(ctx, state.JobKeyOf(m), from, to, seen); err != nil {
@@ -222,7 +222,7 @@ func TestViewTimeline(t *testing.T) {
 		"0s received: CloneBackend on d1/dev",
 		"1s started job j-done",
 		"30s lookup 1: RUNNING",
-		"1m0s lookup 2: COMPLETED",
+		"1m1s lookup 2: COMPLETED",
 		"1m1s ended COMPLETED after 1m0s",
 		"1m1s COMPLETED announced to eventbridge",
 		"1m1s COMPLETED announced to sns",

@@ -59,7 +59,12 @@ func MotoAlive(endpoint string) bool {
 	return resp.StatusCode < 500
 }
 
-// motoMain runs moto server with two pure functions memoised. moto
+// motoMain runs moto server with its DynamoDB requests one at a time and
+// two pure functions memoised. moto serves requests on threads and its
+// DynamoDB backend takes no lock: two conditional writes of one item can
+// both pass their condition, which DynamoDB never allows (jobwatch's
+// optimistic concurrency rests on it), so DynamoDB's requests are
+// serialized (SQS long polls are not held up). moto
 // delivers each event to each EventBridge target through an input template
 // whose JSONPath expressions it parses again every time (jsonpath_ng builds
 // a parser for each, ~15 ms: some 120 ms of moto's single core per event
@@ -76,6 +81,18 @@ try:
     import moto.backends
     _modules = tuple(moto.backends.list_of_moto_modules())
     moto.backends.list_of_moto_modules = lambda: _modules
+except Exception:
+    pass
+try:
+    import threading
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication as _app
+    _lock, _call = threading.Lock(), _app.__call__
+    def _serialized(self, environ, start_response):
+        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            with _lock:
+                return list(_call(self, environ, start_response))
+        return _call(self, environ, start_response)
+    _app.__call__ = _serialized
 except Exception:
     pass
 from moto.server import main
