@@ -70,8 +70,8 @@ type Entry struct {
 	State string `json:"state"`
 	// Position is the request's place in its environment's line (from 1)
 	// while it waits, of Waiting.
-	Position int `json:"position,omitempty"`
-	Waiting  int `json:"waiting,omitempty"`
+	Position int    `json:"position,omitempty"`
+	Waiting  int    `json:"waiting,omitempty"`
 	JobID    string `json:"jobId,omitempty"`
 	// Source is SourceJobwatch or SourceDiscovered.
 	Source string `json:"source"`
