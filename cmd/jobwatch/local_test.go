@@ -113,6 +113,8 @@ func TestDemo(t *testing.T) {
 		"UpdateBackendAPI       prod      WAITING", "Admin API calls",
 		"slack: ❌ ImportBackendStorage failed on d1abc23/qa", `sns  : "jobwatch: ImportBackendStorage FAILED on d1abc23/qa" [status=FAILED`,
 		"5 Slack posts, 5 SNS messages",
+		// The metrics summary, from the functions' EMF lines.
+		"as CloudWatch would read them", "jobs ended: 4 COMPLETED, 1 FAILED", "detection lag: p50 ", "(5 jobs)", "Admin API: ",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, stdout)

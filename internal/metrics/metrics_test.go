@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -103,5 +104,42 @@ func TestNilRecorder(t *testing.T) {
 	r.Count(metrics.JobsEnded, nil)
 	if err := r.Flush(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Summarize reads back what Recorders printed: outcomes by status, lag
+// percentiles, Admin API calls and throttles.
+func TestSummarize(t *testing.T) {
+	var out bytes.Buffer
+	for i := range 20 {
+		r := metrics.New(&out, "jobwatch")
+		status := "COMPLETED"
+		if i%5 == 0 {
+			status = "FAILED"
+		}
+		r.Count(metrics.JobsEnded, metrics.Dims{"Operation": "CloneBackend", "Status": status})
+		r.Add(metrics.DetectionLagSeconds, float64(i+1), metrics.Dims{"Operation": "CloneBackend"})
+		r.AdminAPIAttempt("GetBackendJob", i%4 == 0)
+		if err := r.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, err := metrics.ParseEMF(out.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := metrics.Summarize(recs)
+	if s.Ended["COMPLETED"] != 16 || s.Ended["FAILED"] != 4 || len(s.Ended) != 2 {
+		t.Errorf("ended = %v, want 16 COMPLETED, 4 FAILED", s.Ended)
+	}
+	if p50, p95 := s.LagPercentile(0.5), s.LagPercentile(0.95); p50 != 10 || p95 != 19 {
+		t.Errorf("lag p50 %v p95 %v, want 10 and 19", p50, p95)
+	}
+	if s.APICalls != 20 || s.APIThrottled != 5 {
+		t.Errorf("API calls %d throttled %d, want 20 and 5", s.APICalls, s.APIThrottled)
+	}
+	want := []string{"jobs ended: 16 COMPLETED, 4 FAILED", "detection lag: p50 10.0s, p95 19.0s (20 jobs)", "Admin API: 20 calls, 5 throttled"}
+	if got := s.Lines(); !slices.Equal(got, want) {
+		t.Errorf("lines = %q, want %q", got, want)
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/jobwatch/jobwatch/internal/dev/devstack"
 	"github.com/jobwatch/jobwatch/internal/dev/emulator"
 	"github.com/jobwatch/jobwatch/internal/dev/slacktest"
+	"github.com/jobwatch/jobwatch/internal/metrics"
 )
 
 // AppID is the Amplify app the demo acts on.
@@ -147,6 +148,9 @@ func Run(ctx context.Context, o Options, out io.Writer) (*Summary, error) {
 	say("         %d Admin API calls, %.1f per job (throttled and timed-out calls included)", s.APICalls, s.APICallsPerJob)
 	say("         %d Slack posts, %d SNS messages", s.SlackPosts, s.SNSMessages)
 	say("         logs of the functions: %s", d.logPath)
+	if err := sayMetrics(d.logPath, say); err != nil {
+		return s, err
+	}
 	if strings.Contains(readFile(d.logPath), "demo-google-secret-do-not-log") {
 		return s, errors.New("a client secret reached the functions' logs")
 	}
@@ -383,4 +387,25 @@ func redactedURL(u string) string {
 		return u[:i] + "/services/***"
 	}
 	return u
+}
+
+// sayMetrics tells what the functions' EMF metrics say of the run (what
+// the stack's dashboard would show): jobs by outcome, detection lag, Admin
+// API calls and throttles. A line that is not valid EMF is an error.
+func sayMetrics(logPath string, say func(string, ...any)) error {
+	f, err := os.Open(logPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	recs, errs := metrics.ScanEMF(f)
+	if len(errs) > 0 {
+		return fmt.Errorf("the functions printed %d lines that are not valid EMF, the first: %w", len(errs), errs[0])
+	}
+	say("")
+	say("metrics (%d EMF documents in the functions' logs, as CloudWatch would read them):", len(recs))
+	for _, line := range metrics.Summarize(recs).Lines() {
+		say("         %s", line)
+	}
+	return nil
 }
