@@ -75,21 +75,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := w.Check(); err != nil {
 		return usagef("%v", err)
 	}
-	var names []string
-	for _, n := range strings.Split(*policies, ",") {
-		if n = strings.TrimSpace(n); n != "" {
-			names = append(names, n)
-		}
+	names, err := policyNames(*policies)
+	if err != nil {
+		return err
 	}
-	if len(names) == 0 {
-		return usagef("invalid value %q for flag -policies: name at least one of %s", *policies, strings.Join(bench.Policies(), ", "))
-	}
-	for _, n := range names {
-		if !known(n) {
-			return usagef("invalid value %q for flag -policies: unknown policy %q; want a comma list of %s", *policies, n, strings.Join(bench.Policies(), ", "))
-		}
-	}
-
 	start := time.Now()
 	rep, err := bench.Run(ctx, bench.Options{Workload: w, Policies: names})
 	if err != nil {
@@ -116,6 +105,25 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	_, err = fmt.Fprintf(stdout, "wall time %.1fs\n", time.Since(start).Seconds())
 	return err
+}
+
+// policyNames reads the --policies list: known policies, at least one.
+func policyNames(list string) ([]string, error) {
+	var names []string
+	for _, n := range strings.Split(list, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return nil, usagef("invalid value %q for flag -policies: name at least one of %s", list, strings.Join(bench.Policies(), ", "))
+	}
+	for _, n := range names {
+		if !known(n) {
+			return nil, usagef("invalid value %q for flag -policies: unknown policy %q; want a comma list of %s", list, n, strings.Join(bench.Policies(), ", "))
+		}
+	}
+	return names, nil
 }
 
 func known(name string) bool {

@@ -110,7 +110,19 @@ func (s *Store) checked(op, pk string, err error) error {
 // attributes proj names when there are any; found is false when there is
 // no item.
 func (s *Store) get(ctx context.Context, pk string, v any, proj ...string) (found bool, err error) {
-	in := &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: keyOf(pk), ConsistentRead: aws.Bool(true)}
+	return getItem(ctx, s.db, s.table, pk, v, proj...)
+}
+
+// getter is the one call getItem needs: Store's and View's clients have it.
+type getter interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+}
+
+// getItem reads the item at pk of table (strongly consistent) into v,
+// only the attributes proj names when there are any; found is false when
+// there is no item.
+func getItem(ctx context.Context, db getter, table, pk string, v any, proj ...string) (found bool, err error) {
+	in := &dynamodb.GetItemInput{TableName: aws.String(table), Key: keyOf(pk), ConsistentRead: aws.Bool(true)}
 	if len(proj) > 0 {
 		expr, err := expression.NewBuilder().WithProjection(projection(proj)).Build()
 		if err != nil {
@@ -118,15 +130,15 @@ func (s *Store) get(ctx context.Context, pk string, v any, proj ...string) (foun
 		}
 		in.ProjectionExpression, in.ExpressionAttributeNames = expr.Projection(), expr.Names()
 	}
-	out, err := s.db.GetItem(ctx, in)
+	out, err := db.GetItem(ctx, in)
 	if err != nil {
-		return false, fmt.Errorf("get %s from table %s: %w", pk, s.table, err)
+		return false, fmt.Errorf("get %s from table %s: %w", pk, table, err)
 	}
 	if out.Item == nil {
 		return false, nil
 	}
 	if err := attributevalue.UnmarshalMap(out.Item, v); err != nil {
-		return false, fmt.Errorf("read %s from table %s: %w", pk, s.table, err)
+		return false, fmt.Errorf("read %s from table %s: %w", pk, table, err)
 	}
 	return true, nil
 }

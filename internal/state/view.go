@@ -328,25 +328,7 @@ func (v *View) job(ctx context.Context, k JobKey, lookups bool) (*viewedJob, err
 }
 
 func (v *View) get(ctx context.Context, pk string, out any, attrs ...string) (bool, error) {
-	in := &dynamodb.GetItemInput{TableName: aws.String(v.table), Key: keyOf(pk), ConsistentRead: aws.Bool(true)}
-	if len(attrs) > 0 {
-		expr, err := expression.NewBuilder().WithProjection(projection(attrs)).Build()
-		if err != nil {
-			return false, fmt.Errorf("get %s: %w", pk, err)
-		}
-		in.ProjectionExpression, in.ExpressionAttributeNames = expr.Projection(), expr.Names()
-	}
-	res, err := v.db.GetItem(ctx, in)
-	if err != nil {
-		return false, fmt.Errorf("get %s from table %s: %w", pk, v.table, err)
-	}
-	if res.Item == nil {
-		return false, nil
-	}
-	if err := attributevalue.UnmarshalMap(res.Item, out); err != nil {
-		return false, fmt.Errorf("read %s from table %s: %w", pk, v.table, err)
-	}
-	return true, nil
+	return getItem(ctx, v.db, v.table, pk, out, attrs...)
 }
 
 // ErrUnknownID says no request and no tracked job has the id.

@@ -18,108 +18,118 @@ import (
 // whose job ran, was looked up twice, COMPLETED and was announced, one
 // whose job still runs, a refused one, and a job the sweep found.
 type viewFixture struct {
+	t     *testing.T
+	ctx   context.Context
 	store *state.Store
 	view  *state.View
 	t0    time.Time
+	now   time.Time // the store's clock
 }
 
 func newViewFixture(t *testing.T) *viewFixture {
 	t.Helper()
-	ctx := context.Background()
 	c, name := table(t)
-	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	now := t0
-	s := state.New(c, name, state.Options{Now: func() time.Time { return now }})
-	f := &viewFixture{store: s, view: state.NewView(c, name), t0: t0}
+	f := &viewFixture{t: t, ctx: context.Background(), t0: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	f.now = f.t0
+	f.store = state.New(c, name, state.Options{Now: func() time.Time { return f.now }})
+	f.view = state.NewView(c, name)
+	f.finishedJob()
+	f.runningAndWaiting()
+	// r-refused; j-found, which the sweep found on staging.
+	f.now = f.t0.Add(5 * time.Minute)
+	f.request("r-refused", "staging", "CloneBackend", state.Refused, func(r *state.Request) {
+		r.Status, r.Error = contract.StatusFailed, "refused: NotFoundException: no such environment"
+	})
+	f.now = f.now.Add(time.Second)
+	f.track("", "staging", "j-found", "sweep")
+	return f
+}
 
-	request := func(id, env, op string, st state.RequestState, edit func(r *state.Request)) {
-		t.Helper()
-		r := state.NewRequest(id)
-		err := s.EditRequest(ctx, r, func(x *state.Request) (bool, error) {
-			x.Operation, x.AppID, x.BackendEnvironmentName, x.ArrivedAt, x.State = op, "d1", env, now, st
-			if edit != nil {
-				edit(x)
-			}
-			return true, nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	track := func(id, env, jobID, source string) contract.TrackingMessage {
-		t.Helper()
-		m := contract.TrackingMessage{Version: 1, AppID: "d1", BackendEnvironmentName: env, JobID: jobID, Operation: "CloneBackend",
-			SubmittedAt: now, Deadline: now.Add(time.Hour), RequestID: id}
-		if _, err := s.TrackJob(ctx, m, source); err != nil {
-			t.Fatal(err)
-		}
-		return m
-	}
-
-	// r-done: started job j-done, two lookups, COMPLETED, announced on
-	// EventBridge and SNS.
-	started := t0.Add(time.Second)
-	request("r-done", "dev", "CloneBackend", state.Started, func(r *state.Request) {
+// finishedJob writes r-done: started job j-done, two lookups, COMPLETED,
+// announced on EventBridge and SNS.
+func (f *viewFixture) finishedJob() {
+	t, s, ctx := f.t, f.store, f.ctx
+	started := f.t0.Add(time.Second)
+	f.request("r-done", "dev", "CloneBackend", state.Started, func(r *state.Request) {
 		r.JobID, r.Status, r.SubmittedAt, r.Tracked = "j-done", "RUNNING", &started, true
 	})
-	m := track("r-done", "dev", "j-done", "submit")
-	now = t0.Add(30 * time.Second)
-	from := state.StepOf(m)
-	for i, st := range []string{"RUNNING"} { // the lookup that finds it COMPLETED ends it (FinishJob)
-		seen := &state.Lookup{At: t0.Add(time.Duration(30*(i+1)) * time.Second), Status: st, Polls: i + 1}
-		to := state.Step{Seq: from.Seq + 1, ID: "x"}
-		if err := s.AdvanceChain(ctx, state.JobKeyOf(m), from, to, seen); err != nil {
-			t.Fatal(err)
-		}
-		from = to
+	m := f.track("r-done", "dev", "j-done", "submit")
+	f.now = f.t0.Add(30 * time.Second)
+	// The first lookup finds it running; the second, COMPLETED, ends it (FinishJob).
+	seen := &state.Lookup{At: f.now, Status: "RUNNING", Polls: 1}
+	if err := s.AdvanceChain(ctx, state.JobKeyOf(m), state.StepOf(m), state.Step{Seq: 1, ID: "x"}, seen); err != nil {
+		t.Fatal(err)
 	}
-	now = t0.Add(61 * time.Second)
+	f.now = f.t0.Add(61 * time.Second)
 	change := contract.NewStatusChange(contract.Ending{AppID: "d1", BackendEnvironmentName: "dev", JobID: "j-done", RequestID: "r-done",
-		Operation: "CloneBackend", Status: contract.StatusCompleted, PreviousStatus: "RUNNING", SubmittedAt: started, Polls: 2}, now)
+		Operation: "CloneBackend", Status: contract.StatusCompleted, PreviousStatus: "RUNNING", SubmittedAt: started, Polls: 2}, f.now)
 	if err := s.FinishJob(ctx, m, change); err != nil {
 		t.Fatal(err)
 	}
 	for _, sink := range []string{"eventbridge", "sns"} {
 		k := state.DeliveryKey{EventKey: change.EventKey, Sink: sink}
-		if _, err := s.ClaimDelivery(ctx, k, now.Add(time.Minute)); err != nil {
+		if _, err := s.ClaimDelivery(ctx, k, f.now.Add(time.Minute)); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.CompleteDelivery(ctx, k, now.Add(time.Hour)); err != nil {
+		if err := s.CompleteDelivery(ctx, k, f.now.Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
 
-	// r-run: its job j-run runs. r-wait1, r-wait2: waiting behind it.
-	now = t0.Add(2 * time.Minute)
-	request("r-run", "prod", "UpdateBackendAPI", state.Started, func(r *state.Request) {
-		r.JobID, r.Status, r.SubmittedAt, r.Tracked = "j-run", "RUNNING", &now, true
+// runningAndWaiting writes r-run, whose job j-run runs on prod, and
+// r-wait1 and r-wait2 waiting behind it.
+func (f *viewFixture) runningAndWaiting() {
+	f.now = f.t0.Add(2 * time.Minute)
+	f.request("r-run", "prod", "UpdateBackendAPI", state.Started, func(r *state.Request) {
+		started := f.now
+		r.JobID, r.Status, r.SubmittedAt, r.Tracked = "j-run", "RUNNING", &started, true
 	})
-	track("r-run", "prod", "j-run", "submit")
+	f.track("r-run", "prod", "j-run", "submit")
 	for i, id := range []string{"r-wait1", "r-wait2"} {
-		now = t0.Add(time.Duration(3+i) * time.Minute)
-		request(id, "prod", "CloneBackend", state.Waiting, func(r *state.Request) {
-			r.Status, r.WaitingSince = "WAITING", &now
+		f.now = f.t0.Add(time.Duration(3+i) * time.Minute)
+		f.request(id, "prod", "CloneBackend", state.Waiting, func(r *state.Request) {
+			since := f.now
+			r.Status, r.WaitingSince = "WAITING", &since
 		})
 	}
-	line, err := s.Line(ctx, "d1", "prod")
+	line, err := f.store.Line(f.ctx, "d1", "prod")
 	if err != nil {
-		t.Fatal(err)
+		f.t.Fatal(err)
 	}
-	if err := s.EditLine(ctx, line, func(l *state.Line) (bool, error) {
+	if err := f.store.EditLine(f.ctx, line, func(l *state.Line) (bool, error) {
 		l.Entries = []state.LineEntry{{RequestID: "r-wait1"}, {RequestID: "r-wait2"}}
 		return true, nil
 	}); err != nil {
-		t.Fatal(err)
+		f.t.Fatal(err)
 	}
+}
 
-	// r-refused; j-found, which the sweep found on staging.
-	now = t0.Add(5 * time.Minute)
-	request("r-refused", "staging", "CloneBackend", state.Refused, func(r *state.Request) {
-		r.Status, r.Error = contract.StatusFailed, "refused: NotFoundException: no such environment"
+// request writes the record of a request, arrived now.
+func (f *viewFixture) request(id, env, op string, st state.RequestState, edit func(r *state.Request)) {
+	f.t.Helper()
+	r := state.NewRequest(id)
+	err := f.store.EditRequest(f.ctx, r, func(x *state.Request) (bool, error) {
+		x.Operation, x.AppID, x.BackendEnvironmentName, x.ArrivedAt, x.State = op, "d1", env, f.now, st
+		if edit != nil {
+			edit(x)
+		}
+		return true, nil
 	})
-	now = now.Add(time.Second)
-	track("", "staging", "j-found", "sweep")
-	return f
+	if err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// track records a job tracked from now.
+func (f *viewFixture) track(id, env, jobID, source string) contract.TrackingMessage {
+	f.t.Helper()
+	m := contract.TrackingMessage{Version: 1, AppID: "d1", BackendEnvironmentName: env, JobID: jobID, Operation: "CloneBackend",
+		SubmittedAt: f.now, Deadline: f.now.Add(time.Hour), RequestID: id}
+	if _, err := f.store.TrackJob(f.ctx, m, source); err != nil {
+		f.t.Fatal(err)
+	}
+	return m
 }
 
 func TestViewEntries(t *testing.T) {

@@ -550,7 +550,15 @@ func (a *app) report(r *Result, o Options, reqs []request, say func(string, ...a
 	if err != nil {
 		r.Problems = append(r.Problems, fmt.Sprintf("reading the dead-letter queues: %v", err))
 	}
+	a.printReport(r, o, say)
+	a.findProblems(r, o, au, samples, say)
+	for _, p := range r.Problems {
+		say("soak: FAIL: %s", p)
+	}
+}
 
+// printReport prints what the run did and what became of it.
+func (a *app) printReport(r *Result, o Options, say func(string, ...any)) {
 	say("")
 	say("soak: done in %s: %d requests, %d ended (%s; %d of them timed out waiting, without a job), %d STILL_RUNNING warnings",
 		r.Elapsed.Round(time.Second), r.Jobs, r.Terminal, countsText(r.Outcomes), r.Jobless, r.StillRunning)
@@ -572,7 +580,12 @@ func (a *app) report(r *Result, o Options, reqs []request, say func(string, ...a
 	if u, ok := a.motoUsage(); ok {
 		say("soak: moto: %s", u)
 	}
+}
 
+// findProblems adds to r.Problems every way the run fell short: a job
+// started twice, a request without its end, a duplicate delivery, a
+// parked message, a kill that did not happen.
+func (a *app) findProblems(r *Result, o Options, au audit, samples map[string]string, say func(string, ...any)) {
 	if r.StartedTwice > 0 {
 		r.Problems = append(r.Problems, fmt.Sprintf("the Admin API started %d more jobs than requests got one: a job started twice for a request", r.StartedTwice))
 	}
@@ -608,9 +621,6 @@ func (a *app) report(r *Result, o Options, reqs []request, say func(string, ...a
 	}
 	if r.Terminal < r.Jobs && r.Lost == 0 {
 		r.Problems = append(r.Problems, fmt.Sprintf("only %d of %d requests ended", r.Terminal, r.Jobs))
-	}
-	for _, p := range r.Problems {
-		say("soak: FAIL: %s", p)
 	}
 }
 
