@@ -97,7 +97,7 @@ func main() {
 	log.Info("notify starting", "sinks", sinkNames(sinks), "snsStatuses", cfg.SNSStatuses,
 		"slackWebhookParameter", cfg.SlackWebhook.String(), "slackStatuses", cfg.SlackStatuses)
 	n := notify.NewWithOptions(log, notify.Options{SQS: sqs.NewFromConfig(awsCfg), QueueURL: cfg.CompletionsQueueURL,
-		DeadLetterURL: cfg.DeadLetterQueueURL, Metrics: rec}, sinks...)
+		DeadLetterURL: cfg.DeadLetterQueueURL, Retry: cfg.Retry, Metrics: rec}, sinks...)
 	// lambda.Start takes func(context.Context, events.SQSEvent) (events.SQSEventResponse, error).
 	lambda.Start(n.HandleSQS)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/jobwatch/jobwatch/internal/contract"
 	"github.com/jobwatch/jobwatch/internal/logging"
 	"github.com/jobwatch/jobwatch/internal/metrics"
+	"github.com/jobwatch/jobwatch/internal/queue"
 	"github.com/jobwatch/jobwatch/internal/settings"
 )
 
@@ -44,6 +45,9 @@ type Config struct {
 	// MetricsNamespace is the CloudWatch namespace of the metrics
 	// (METRICS_NAMESPACE, default jobwatch).
 	MetricsNamespace string
+	// Retry shapes the delay of the copies that replace messages a sink
+	// failed for the time being (BACKOFF_BASE, 5s; BACKOFF_LIMIT, 5m).
+	Retry queue.Retry
 
 	// SNSTopicARN is the topic notifications go to (SNS_TOPIC_ARN);
 	// empty: the SNS sink is off.
@@ -113,6 +117,7 @@ func LoadConfig(env *settings.Env) (Config, error) {
 		StateTable:        env.String("STATE_TABLE", ""),
 		IdempotencyWindow: env.Duration("IDEMPOTENCY_WINDOW", DefaultIdempotencyWindow, time.Hour, 365*24*time.Hour),
 		MetricsNamespace:  env.String("METRICS_NAMESPACE", metrics.DefaultNamespace),
+		Retry:             queue.RetryFromEnv(env),
 	}
 	for name, dst := range map[string]*string{"COMPLETIONS_QUEUE_URL": &c.CompletionsQueueURL, "COMPLETIONS_DEAD_LETTER_QUEUE_URL": &c.DeadLetterQueueURL} {
 		if env.String(name, "") != "" {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jobwatch/jobwatch/internal/queue"
 	"github.com/jobwatch/jobwatch/internal/settings"
 )
 
@@ -28,7 +29,7 @@ var goodConfigs = map[string]struct {
 		env: configEnv(),
 		want: Config{EventBusName: "jobwatch", EventSource: "jobwatch.amplifybackend", AccountID: "123456789012", Region: "eu-west-1", LogLevel: slog.LevelInfo,
 			SNSStatuses:   []string{"COMPLETED", "FAILED", "TIMED_OUT", "LOST", "STILL_RUNNING"},
-			SlackStatuses: []string{"COMPLETED", "FAILED", "TIMED_OUT", "LOST"}, SlackWebhookTTL: 5 * time.Minute, IdempotencyWindow: 15 * 24 * time.Hour, MetricsNamespace: "jobwatch"},
+			SlackStatuses: []string{"COMPLETED", "FAILED", "TIMED_OUT", "LOST"}, SlackWebhookTTL: 5 * time.Minute, IdempotencyWindow: 15 * 24 * time.Hour, MetricsNamespace: "jobwatch", Retry: defaultRetry},
 	},
 	"everything set": {
 		env: configEnv("EVENT_BUS_NAME", "arn:aws:events:eu-west-1:123456789012:event-bus/ops", "EVENT_SOURCE", "acme.jobs", "LOG_LEVEL", "debug",
@@ -41,7 +42,7 @@ var goodConfigs = map[string]struct {
 			AccountID: "123456789012", Region: "eu-west-1", LogLevel: slog.LevelDebug,
 			SNSTopicARN: "arn:aws:sns:eu-west-1:123456789012:jobwatch-NotificationTopic-AbC123", SNSStatuses: []string{"FAILED", "TIMED_OUT"},
 			SlackWebhook: SecretRef{Store: "ssm", Name: "/jobwatch/slack-webhook"}, SlackStatuses: []string{"FAILED", "STILL_RUNNING"},
-			SlackWebhookTTL: time.Minute, SlackAllowInsecureLocal: true, IdempotencyWindow: 20 * 24 * time.Hour, MetricsNamespace: "acme/jobs",
+			SlackWebhookTTL: time.Minute, SlackAllowInsecureLocal: true, IdempotencyWindow: 20 * 24 * time.Hour, MetricsNamespace: "acme/jobs", Retry: defaultRetry,
 			CompletionsQueueURL: "https://sqs.eu-west-1.amazonaws.com/123456789012/completions",
 			DeadLetterQueueURL:  "https://sqs.eu-west-1.amazonaws.com/123456789012/completions-dlq"},
 	},
@@ -50,16 +51,19 @@ var goodConfigs = map[string]struct {
 		want: Config{EventBusName: "jobwatch", EventSource: "jobwatch.amplifybackend", AccountID: "123456789012", Region: "eu-west-1", LogLevel: slog.LevelInfo,
 			SNSStatuses:  []string{"COMPLETED", "FAILED", "TIMED_OUT", "LOST", "STILL_RUNNING"},
 			SlackWebhook: SecretRef{Store: "secretsmanager", Name: "jobwatch/slack"}, SlackStatuses: []string{"COMPLETED", "FAILED", "TIMED_OUT", "LOST"},
-			SlackWebhookTTL: 5 * time.Minute, IdempotencyWindow: 15 * 24 * time.Hour, MetricsNamespace: "jobwatch"},
+			SlackWebhookTTL: 5 * time.Minute, IdempotencyWindow: 15 * 24 * time.Hour, MetricsNamespace: "jobwatch", Retry: defaultRetry},
 	},
 	"names of 256 characters": {
 		env: configEnv("EVENT_BUS_NAME", strings.Repeat("b", 256), "SNS_TOPIC_ARN", "arn:aws:sns:eu-west-1:123456789012:"+strings.Repeat("t", 256)),
 		want: Config{EventBusName: strings.Repeat("b", 256), EventSource: "jobwatch.amplifybackend", AccountID: "123456789012", Region: "eu-west-1", LogLevel: slog.LevelInfo,
 			SNSTopicARN:   "arn:aws:sns:eu-west-1:123456789012:" + strings.Repeat("t", 256),
 			SNSStatuses:   []string{"COMPLETED", "FAILED", "TIMED_OUT", "LOST", "STILL_RUNNING"},
-			SlackStatuses: []string{"COMPLETED", "FAILED", "TIMED_OUT", "LOST"}, SlackWebhookTTL: 5 * time.Minute, IdempotencyWindow: 15 * 24 * time.Hour, MetricsNamespace: "jobwatch"},
+			SlackStatuses: []string{"COMPLETED", "FAILED", "TIMED_OUT", "LOST"}, SlackWebhookTTL: 5 * time.Minute, IdempotencyWindow: 15 * 24 * time.Hour, MetricsNamespace: "jobwatch", Retry: defaultRetry},
 	},
 }
+
+// defaultRetry is the backoff without BACKOFF_BASE and BACKOFF_LIMIT.
+var defaultRetry = queue.Retry{Base: queue.DefaultBackoffBase, Limit: queue.DefaultBackoffLimit}
 
 func TestLoadConfig(t *testing.T) {
 	for name, tc := range goodConfigs {

@@ -28,7 +28,7 @@ var fixtures = map[string]struct {
 	"bad-malformed-body.json":    {[]string{"bad00000-0000-4000-8000-000000000001"}, "not valid JSON"},
 	"bad-missing-field.json":     {[]string{"bad00000-0000-4000-8000-000000000002"}, `field "operation" is required`},
 	"bad-wrong-event-key.json": {[]string{"bad00000-0000-4000-8000-000000000003"},
-		`field "eventKey" is "d1abc23/pr-42/8a0d2e77-1f3b-4c5d-b6e7-2a9c8d1e0f53/COMPLETED"`},
+		`field "eventKey" is "d1abc23/preview/8a0d2e77-1f3b-4c5d-b6e7-2a9c8d1e0f53/COMPLETED"`},
 	"bad-unknown-version.json": {[]string{"bad00000-0000-4000-8000-000000000004"}, `field "version" is 2`},
 	"bad-unknown-status.json":  {[]string{"bad00000-0000-4000-8000-000000000005"}, `field "status" is "CANCELLED"`},
 	"bad-mixed.json":           {[]string{"bad00000-0000-4000-8000-000000000006"}, "not valid JSON"},

@@ -176,14 +176,7 @@ func newLog() (*slog.Logger, *logBuffer) {
 func (l *logBuffer) lines(t *testing.T, msg string) []map[string]any {
 	t.Helper()
 	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(l.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("log line is not JSON: %s", line)
-		}
+	for _, m := range testenv.JSONLines(t, l.String()) {
 		if m["msg"] == msg {
 			out = append(out, m)
 		}

@@ -29,7 +29,7 @@ func TestSchemaRefusesBadEvents(t *testing.T) {
 		},
 		"unknown status":          func(_, d map[string]any) { d["status"] = "CANCELLED" },
 		"missing eventKey":        func(_, d map[string]any) { delete(d, "eventKey") },
-		"eventKey without status": func(_, d map[string]any) { d["eventKey"] = "d1abc23/pr-42/8a0d2e77" },
+		"eventKey without status": func(_, d map[string]any) { d["eventKey"] = "d1abc23/preview/8a0d2e77" },
 		"polls not an integer":    func(_, d map[string]any) { d["polls"] = 1.5 },
 		"negative duration":       func(_, d map[string]any) { d["durationSeconds"] = -1 },
 		"detectedAt not a time":   func(_, d map[string]any) { d["detectedAt"] = "yesterday" },

@@ -34,9 +34,9 @@ var filterPolicies = []struct {
 	{`{"appId": ["d1abc23"], "backendEnvironmentName": ["prod"], "status": [{"anything-but": ["STILL_RUNNING"]}]}`, func(s contract.StatusChange) bool {
 		return s.AppID == "d1abc23" && s.BackendEnvironmentName == "prod" && s.Status != contract.StatusStillRunning
 	}},
-	{`{"status": ["FAILED"], "operation": ["CloneBackend", "CreateBackendAuth", "UpdateBackendAuth"], "backendEnvironmentName": [{"prefix": "pr-"}]}`, func(s contract.StatusChange) bool {
+	{`{"status": ["FAILED"], "operation": ["CloneBackend", "CreateBackendAuth", "UpdateBackendAuth"], "backendEnvironmentName": [{"prefix": "pr"}]}`, func(s contract.StatusChange) bool {
 		return s.Status == contract.StatusFailed && slices.Contains([]string{"CloneBackend", "CreateBackendAuth", "UpdateBackendAuth"}, s.Operation) &&
-			strings.HasPrefix(s.BackendEnvironmentName, "pr-")
+			strings.HasPrefix(s.BackendEnvironmentName, "pr")
 	}},
 }
 

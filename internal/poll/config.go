@@ -5,6 +5,7 @@ import (
 
 	"github.com/jobwatch/jobwatch/internal/logging"
 	"github.com/jobwatch/jobwatch/internal/metrics"
+	"github.com/jobwatch/jobwatch/internal/queue"
 	"github.com/jobwatch/jobwatch/internal/schedule"
 	"github.com/jobwatch/jobwatch/internal/settings"
 )
@@ -15,7 +16,8 @@ import (
 // ALLOWED_APP_IDS (required: the apps a push hint looks at), STATE_TABLE
 // (the tracked jobs; optional), NOT_FOUND_GRACE (2m), NOT_FOUND_RETRY
 // (5s), STILL_RUNNING_AFTER (2h; 0 turns the warning off), POLL_POLICY
-// (jobwatch), METRICS_NAMESPACE (jobwatch) and LOG_LEVEL (INFO). The error
+// (jobwatch), BACKOFF_BASE (5s) and BACKOFF_LIMIT (5m), METRICS_NAMESPACE
+// (jobwatch) and LOG_LEVEL (INFO). The error
 // names every bad setting. The Logger and Metrics are left for the caller
 // to set.
 func ReadConfig(env *settings.Env, seed uint64) (Config, error) {
@@ -29,6 +31,7 @@ func ReadConfig(env *settings.Env, seed uint64) (Config, error) {
 		StateTable:          env.String("STATE_TABLE", ""),
 		AppIDs:              env.List("ALLOWED_APP_IDS"),
 		MetricsNamespace:    env.String("METRICS_NAMESPACE", metrics.DefaultNamespace),
+		Retry:               queue.RetryFromEnv(env),
 	}
 	if env.String("JOBS_DEAD_LETTER_QUEUE_URL", "") != "" {
 		cfg.DeadLetterQueueURL = env.QueueURL("JOBS_DEAD_LETTER_QUEUE_URL")

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	smithy "github.com/aws/smithy-go"
+	"github.com/jobwatch/jobwatch/internal/settings"
 )
 
 // A message whose work failed ends one of two ways, so that a queue's
@@ -39,14 +40,32 @@ type Retry struct {
 	Rand        func() float64
 }
 
+// The backoff's defaults, and the most SQS delays a message.
+const (
+	DefaultBackoffBase  = 5 * time.Second
+	DefaultBackoffLimit = 5 * time.Minute
+	maxSQSDelay         = 15 * time.Minute
+)
+
+// RetryFromEnv reads a function's backoff settings: BACKOFF_BASE (5s)
+// and BACKOFF_LIMIT (5m, at most SQS's 15 min delay). Local stacks
+// shorten the limit, so that a line or a lookup put off in an outage
+// comes back soon after it.
+func RetryFromEnv(env *settings.Env) Retry {
+	return Retry{
+		Base:  env.Duration("BACKOFF_BASE", DefaultBackoffBase, 0, maxSQSDelay),
+		Limit: env.Duration("BACKOFF_LIMIT", DefaultBackoffLimit, time.Second, maxSQSDelay),
+	}
+}
+
 // Later is the copy of m sent in its stead after its work failed
 // transiently: the same body, one attempt more, delayed as r says.
 func (r Retry) Later(m Message) Outgoing {
 	if r.Base <= 0 {
-		r.Base = 5 * time.Second
+		r.Base = DefaultBackoffBase
 	}
 	if r.Limit <= 0 {
-		r.Limit = 5 * time.Minute
+		r.Limit = DefaultBackoffLimit
 	}
 	if r.Rand == nil {
 		r.Rand = rand.Float64

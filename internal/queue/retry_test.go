@@ -23,6 +23,7 @@ import (
 	"github.com/jobwatch/jobwatch/internal/dev/lambdasim"
 	"github.com/jobwatch/jobwatch/internal/dev/testenv"
 	"github.com/jobwatch/jobwatch/internal/queue"
+	"github.com/jobwatch/jobwatch/internal/settings"
 )
 
 // answered is err as an SDK client returns it for an HTTP answer of
@@ -130,5 +131,22 @@ func TestLaterAndParked(t *testing.T) {
 	}
 	if len(problem) > 1024 || strings.Contains(problem, "\n") || !strings.HasPrefix(problem, `tracking message: field "jobId" is required é`) {
 		t.Errorf("problem attribute = %q (%d bytes); want the problem on one line, at most 1 KB", problem, len(problem))
+	}
+}
+
+// RetryFromEnv reads BACKOFF_BASE and BACKOFF_LIMIT, and names a bad one.
+func TestRetryFromEnv(t *testing.T) {
+	env := settings.FromMap(map[string]string{"BACKOFF_BASE": "1s", "BACKOFF_LIMIT": "30s"})
+	if r := queue.RetryFromEnv(env); r.Base != time.Second || r.Limit != 30*time.Second || env.Err() != nil {
+		t.Errorf("RetryFromEnv = %+v, %v; want 1s, 30s", r, env.Err())
+	}
+	env = settings.FromMap(nil)
+	if r := queue.RetryFromEnv(env); r.Base != queue.DefaultBackoffBase || r.Limit != queue.DefaultBackoffLimit {
+		t.Errorf("defaults = %+v", r)
+	}
+	env = settings.FromMap(map[string]string{"BACKOFF_LIMIT": "16m"})
+	queue.RetryFromEnv(env)
+	if err := env.Err(); err == nil || !strings.Contains(err.Error(), "BACKOFF_LIMIT") {
+		t.Errorf("BACKOFF_LIMIT=16m: %v, want an error naming it", err)
 	}
 }

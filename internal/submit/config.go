@@ -8,6 +8,7 @@ import (
 
 	"github.com/jobwatch/jobwatch/internal/logging"
 	"github.com/jobwatch/jobwatch/internal/metrics"
+	"github.com/jobwatch/jobwatch/internal/queue"
 	"github.com/jobwatch/jobwatch/internal/settings"
 )
 
@@ -16,14 +17,6 @@ const maxDelay = 900 * time.Second
 
 // DefaultMaxLine is how many requests may wait for one environment.
 const DefaultMaxLine = 100
-
-// The backoff of work put off after a transient failure: from
-// DefaultBackoffBase, doubling with each attempt, at most
-// DefaultBackoffLimit, with full jitter.
-const (
-	DefaultBackoffBase  = 5 * time.Second
-	DefaultBackoffLimit = 5 * time.Minute
-)
 
 // Config is the submit function's configuration.
 type Config struct {
@@ -72,6 +65,7 @@ type Config struct {
 // them), METRICS_NAMESPACE (jobwatch) and LOG_LEVEL (INFO) are optional.
 // The error names every bad variable.
 func ReadConfig(env *settings.Env) (Config, error) {
+	backoff := queue.RetryFromEnv(env)
 	cfg := Config{
 		JobsQueueURL:           env.QueueURL("JOBS_QUEUE_URL"),
 		WaitingQueueURL:        env.QueueURL("WAITING_QUEUE_URL"),
@@ -84,8 +78,8 @@ func ReadConfig(env *settings.Env) (Config, error) {
 		InitialPollDelay:       env.Duration("INITIAL_POLL_DELAY", 10*time.Second, 0, maxDelay),
 		// A zero delay would spin on a busy environment.
 		WaitRetryDelay:   env.Duration("WAIT_RETRY_DELAY", 2*time.Minute, time.Second, maxDelay),
-		BackoffBase:      env.Duration("BACKOFF_BASE", DefaultBackoffBase, 0, maxDelay),
-		BackoffLimit:     env.Duration("BACKOFF_LIMIT", DefaultBackoffLimit, time.Second, maxDelay),
+		BackoffBase:      backoff.Base,
+		BackoffLimit:     backoff.Limit,
 		MaxLine:          DefaultMaxLine,
 		MetricsNamespace: env.String("METRICS_NAMESPACE", metrics.DefaultNamespace),
 	}

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -492,18 +491,7 @@ var errSQSDown = errors.New("sqs: service unavailable (test)")
 // logLines returns the log lines as JSON objects.
 func logLines(t *testing.T, s *testenv.Buffer) []map[string]any {
 	t.Helper()
-	var out []map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(s.String()), "\n") {
-		if l == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(l), &m); err != nil {
-			t.Fatalf("log line is not JSON: %s", l)
-		}
-		out = append(out, m)
-	}
-	return out
+	return testenv.JSONLines(t, s.String())
 }
 
 // asError is errors.As for a test's expectations.

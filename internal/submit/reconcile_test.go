@@ -237,3 +237,29 @@ func TestUnansweredHeadTimesOutBehindForeignJob(t *testing.T) {
 		t.Errorf("%d jobs, want only the foreign one", n)
 	}
 }
+
+// A first call lost before it reached the service, a second one minutes
+// later that starts the job but whose answer is lost: the job is
+// adopted as submitted when the service created it, not at the first
+// call, so that poll's NotFound grace (the service may not know a new job
+// for a moment) is counted from its creation and the job is not LOST.
+func TestAdoptedJobSubmittedAtItsCreation(t *testing.T) {
+	h := newHarness(t)
+	h.setCallHook(func(*amplify.Operation, any) error {
+		return &types.GatewayTimeoutException{Message: aws.String("timed out")} // nothing reached the service
+	})
+	if res := h.submit(cloneRequest("r-twice", "dev", "twice")); res.Status != StatusWaiting {
+		t.Fatalf("result = %+v, want WAITING", res)
+	}
+	h.setCallHook(nil)
+	h.clock.Advance(5 * time.Minute)
+	h.setFaults(lostAnswers)
+	if _, failed := h.pumpLater(); len(failed) != 0 {
+		t.Fatalf("failed %v", failed)
+	}
+	expectOwnJob(t, h, "r-twice", 1) // reads the one tracking message
+	rec := h.record("r-twice")
+	if want := testStart.Add(5 * time.Minute); rec.SubmittedAt == nil || rec.SubmittedAt.Before(want) {
+		t.Errorf("job submitted at %v, want at its creation (%v or later), not at the first call", rec.SubmittedAt, want)
+	}
+}

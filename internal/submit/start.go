@@ -402,6 +402,13 @@ func (s *Submitter) adopt(ctx context.Context, a *attempt, jobs []types.BackendJ
 	}
 	for _, j := range jobs {
 		jobID, status := aws.ToString(j.JobId), aws.ToString(j.Status)
+		// The job was submitted when the service created it: the call that
+		// started it may be a later one than StartingAt (the first whose
+		// answer was lost), and poll's NotFound grace counts from here.
+		submittedAt := submittedAt
+		if created, ok := contract.ParseServiceTime(aws.ToString(j.CreateTime)); ok && created.After(submittedAt) {
+			submittedAt = created
+		}
 		candidate := *a.rec
 		candidate.JobID, candidate.Status, candidate.SubmittedAt = jobID, status, &submittedAt
 		claim, err := s.store.ClaimJob(ctx, s.trackingMessage(&candidate), sourceSubmit, s.leaseUntil(ctx))

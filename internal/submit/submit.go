@@ -90,7 +90,7 @@ func New(cfg Config, c Clients, now func() time.Time, log *slog.Logger) (*Submit
 		cfg.MaxLine = DefaultMaxLine
 	}
 	if cfg.BackoffBase == 0 && cfg.BackoffLimit == 0 {
-		cfg.BackoffBase, cfg.BackoffLimit = DefaultBackoffBase, DefaultBackoffLimit
+		cfg.BackoffBase, cfg.BackoffLimit = queue.DefaultBackoffBase, queue.DefaultBackoffLimit
 	}
 	if err := cfg.check(); err != nil {
 		return nil, err

@@ -68,7 +68,7 @@ func LocalEnv(moto, emulator string) map[string]string {
 	return map[string]string{
 		"AWS_REGION": Region, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
 		"AWS_ENDPOINT_URL": moto, "AWS_ENDPOINT_URL_AMPLIFYBACKEND": emulator,
-		"INITIAL_POLL_DELAY": "2s", "WAIT_RETRY_DELAY": "3s", "NOT_FOUND_GRACE": "30s",
+		"INITIAL_POLL_DELAY": "2s", "WAIT_RETRY_DELAY": "3s", "NOT_FOUND_GRACE": "30s", "BACKOFF_LIMIT": "30s",
 		// The Slack stand-in listens on plain HTTP on loopback.
 		"SLACK_WEBHOOK_ALLOW_INSECURE_LOCAL": "true",
 	}

@@ -42,7 +42,7 @@ type Slack struct {
 
 // newSlackStandIn picks the stand-in's address and stores its URL.
 func newSlackStandIn(ctx context.Context, cfg aws.Config, stackName string) (*Slack, error) {
-	port, err := FreePort()
+	port, err := lambdasim.FreePort()
 	if err != nil {
 		return nil, err
 	}

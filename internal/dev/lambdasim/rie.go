@@ -61,11 +61,11 @@ func StartRIE(ctx context.Context, cfg RIEConfig) (*RIEFunction, error) {
 	if _, err := os.Stat(cfg.Bootstrap); err != nil {
 		return nil, fmt.Errorf("function %s: %w", cfg.Name, err)
 	}
-	invokePort, err := freePort()
+	invokePort, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
-	apiPort, err := freePort()
+	apiPort, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +248,8 @@ func childProcesses(ppid int) ([]int, error) {
 	return pids, nil
 }
 
-func freePort() (int, error) {
+// FreePort returns a loopback TCP port free at the time of the call.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err

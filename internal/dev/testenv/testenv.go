@@ -6,6 +6,7 @@ package testenv
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -168,6 +169,24 @@ func (s *Buffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// JSONLines decodes text written as JSON lines (a logger's output); a
+// line that is not JSON fails the test.
+func JSONLines(t testing.TB, text string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line is not JSON: %s", line)
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // BuildCLI builds the jobwatch command (cmd/jobwatch of the module at
