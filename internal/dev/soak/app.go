@@ -61,7 +61,11 @@ func standUp(ctx context.Context, o Options, work string, say func(string, ...an
 			"StillRunningAfter": o.StillRunningAfter.String(), "SlackStatuses": o.SlackStatuses, "SnsStatuses": snsStatuses,
 		},
 		VisibilityTimeout: o.VisibilityTimeout,
-		Env:               map[string]string{"WAIT_RETRY_DELAY": "5s", "NOT_FOUND_RETRY": "1s"},
+		// A waiting line looks again after WAIT_RETRY_DELAY only as a
+		// fallback (poll's wake-up at a job's end moves it): a short one
+		// floods the waiting queue with a wake-up per line every few
+		// seconds, and poll's wake-ups wait behind them.
+		Env: map[string]string{"WAIT_RETRY_DELAY": "30s", "NOT_FOUND_RETRY": "1s"},
 	})
 	if err != nil {
 		return a, err
