@@ -472,9 +472,11 @@ func (a *app) follow(ctx context.Context, o Options, reqs []request, sub *submit
 		case <-tick.C:
 		}
 		terminal := a.ledger.terminalCount(reqs)
-		// Kill k once k/(Kills+1) of the requests ended: mid-run, with
-		// jobs in flight.
-		for armed < o.Kills && terminal >= (armed+1)*len(reqs)/(o.Kills+1) {
+		// Kill k once k/(Kills+1) of the first half of the requests
+		// ended: while many jobs are tracked, so that poll still takes
+		// batches of several (late in a run most requests end by timing
+		// out in line, which poll has no part in).
+		for armed < o.Kills && terminal >= (armed+1)*len(reqs)/(2*(o.Kills+1)) {
 			a.in.armKill()
 			armed++
 		}
