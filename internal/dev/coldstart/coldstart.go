@@ -46,7 +46,8 @@ func Functions() []Function {
 		{Name: Baseline, Package: "./internal/dev/coldstart/hello"},
 		{Name: "submit", Package: "./functions/submit", Env: map[string]string{
 			"JOBS_QUEUE_URL": queueURL("jobs"), "WAITING_QUEUE_URL": queueURL("waiting"),
-			"COMPLETIONS_QUEUE_URL": queueURL("completions"), "STATE_TABLE": "jobwatch-state",
+			"COMPLETIONS_QUEUE_URL": queueURL("completions"), "SUBMIT_FAILURES_QUEUE_URL": queueURL("submit-failures"),
+			"STATE_TABLE": "jobwatch-state", "ALLOWED_APP_IDS": "d1abc23",
 		}},
 		{Name: "poll", Package: "./functions/poll", Env: map[string]string{
 			"JOBS_QUEUE_URL": queueURL("jobs"), "COMPLETIONS_QUEUE_URL": queueURL("completions"), "WAITING_QUEUE_URL": queueURL("waiting"),
@@ -176,6 +177,21 @@ func moduleDir(ctx context.Context) (string, error) {
 // successful invocation. It polls every millisecond, not through
 // lambdasim.StartRIE, whose 50 ms wait for the port would blur the
 // measurement.
+// environ is a function's environment under the emulator: what Lambda
+// sets, dummy credentials, and the function's own settings.
+func environ(f Function) map[string]string {
+	env := map[string]string{
+		"PATH": os.Getenv("PATH"), "TZ": "UTC",
+		"AWS_LAMBDA_FUNCTION_NAME": f.Name, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "AWS_LAMBDA_FUNCTION_TIMEOUT": "30",
+		"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+		"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": os.DevNull, "AWS_SHARED_CREDENTIALS_FILE": os.DevNull,
+	}
+	for k, v := range f.Env {
+		env[k] = v
+	}
+	return env
+}
+
 func coldStart(ctx context.Context, rie, bootstrap string, f Function) (time.Duration, error) {
 	ports, err := freePorts(2)
 	if err != nil {
@@ -184,13 +200,7 @@ func coldStart(ctx context.Context, rie, bootstrap string, f Function) (time.Dur
 	addr := "127.0.0.1:" + strconv.Itoa(ports[0])
 	cmd := exec.CommandContext(ctx, rie, "--runtime-interface-emulator-address", addr,
 		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(ports[1]), "--log-level", "error", bootstrap)
-	cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"), "TZ=UTC",
-		"AWS_LAMBDA_FUNCTION_NAME=" + f.Name, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128", "AWS_LAMBDA_FUNCTION_TIMEOUT=30",
-		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing",
-		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=" + os.DevNull, "AWS_SHARED_CREDENTIALS_FILE=" + os.DevNull,
-	}
-	for k, v := range f.Env {
+	for k, v := range environ(f) {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	var logs bytes.Buffer
