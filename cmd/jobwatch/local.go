@@ -123,7 +123,7 @@ func localUp(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("a local stack is already up (state %s): run 'jobwatch local down' first", *statePath)
 	}
 	if _, err := os.Stat(o.Template); err != nil {
-		return usagef("--template: %v", err)
+		return usagef("--template: %v (run it in a jobwatch checkout, or pass --template PATH/template.yaml: the local stack builds the functions from the template's directory)", err)
 	}
 	dir := filepath.Dir(*statePath)
 	o.MotoLog = filepath.Join(dir, "moto.log")
@@ -170,8 +170,12 @@ func printUp(w io.Writer, st *devstack.State, statePath string) {
 	for _, id := range slices.Sorted(maps.Keys(s.Tables)) {
 		fmt.Fprintf(w, "  table         %s\n", s.Tables[id])
 	}
-	fmt.Fprintf(w, "next: jobwatch local start (runs the functions until Ctrl-C); then, in another terminal:\n")
-	fmt.Fprintf(w, "      jobwatch submit --local CloneBackend --input '{\"AppId\":%q,\"BackendEnvironmentName\":\"dev\",\"TargetEnvironmentName\":\"prtest\"}'\n", devstack.AppID)
+	state := ""
+	if statePath != defaultStatePath {
+		state = " --state " + statePath
+	}
+	fmt.Fprintf(w, "next: jobwatch local start%s (runs the functions until Ctrl-C); then, in another terminal:\n", state)
+	fmt.Fprintf(w, "      jobwatch submit --local%s CloneBackend --input '{\"AppId\":%q,\"BackendEnvironmentName\":\"dev\",\"TargetEnvironmentName\":\"prtest\"}' --wait\n", state, devstack.AppID)
 }
 
 // startEmulatorProcess starts `jobwatch emulator` (this same program) as a
