@@ -25,8 +25,10 @@ func TestPushHint(t *testing.T) {
 		map[string]string{"INITIAL_POLL_DELAY": "60s"})
 	p.request("r-hint", "CloneBackend", `{"AppId":"d1abc23","BackendEnvironmentName":"staging","TargetEnvironmentName":"prseven"}`)
 	job := p.waitJob("staging", "CloneBackend")
-	// Wait for the job to end and for submit to record it as tracked.
-	time.Sleep(4 * time.Second)
+	// Wait for submit to record the job as tracked (it logs "job
+	// submitted" after) and for the job to end.
+	p.waitLog("r-hint", `"msg":"job submitted"`)
+	p.waitJobStatus("staging", job, "COMPLETED")
 
 	// A clone builds the environment it creates: the hint is that stack's
 	// creation, not a change of the source environment's stack.

@@ -181,6 +181,19 @@ func (p *pipeline) waitJob(env, operation string) string {
 	return ""
 }
 
+// waitJobStatus waits until the emulator's job id on env has status.
+func (p *pipeline) waitJobStatus(env, id, status string) {
+	p.t.Helper()
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		for _, j := range p.jobsOf(env) {
+			if j.JobId == id && j.Status == status {
+				return
+			}
+		}
+	}
+	p.t.Fatalf("job %s on %s is not %s", id, env, status)
+}
+
 func (p *pipeline) depth(queueID string) int {
 	n, err := p.st.Depth(p.ctx, p.stack.Queues[queueID].URL)
 	if err != nil {
