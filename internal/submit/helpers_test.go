@@ -15,7 +15,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	smithylog "github.com/aws/smithy-go/logging"
@@ -198,16 +197,7 @@ func (h *harness) createQueue(prefix string) string {
 
 func (h *harness) createTable() string {
 	h.t.Helper()
-	name := testenv.Name(h.t, "state")
-	_, err := h.ddb.CreateTable(h.ctx, &dynamodb.CreateTableInput{
-		TableName:            aws.String(name),
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
-		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash}},
-		BillingMode:          ddbtypes.BillingModePayPerRequest,
-	})
-	if err != nil {
-		h.t.Fatalf("create table: %v", err)
-	}
+	_, name := testenv.Table(h.t, "state")
 	return name
 }
 
