@@ -45,7 +45,7 @@ func sides(t *testing.T) []side {
 	// condition — a lost answer, real, but not what this test compares.
 	c := dynamodb.NewFromConfig(testenv.AWSConfig(testenv.Moto(t)), func(o *dynamodb.Options) {
 		o.RetryMaxAttempts = 1
-		o.HTTPClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+		o.HTTPClient = testenv.HTTPClient(func(tr *http.Transport) { tr.DisableKeepAlives = true })
 	})
 	// Reads are retried: one whose answer is lost (a connection closed
 	// under load) is the same read again.

@@ -117,18 +117,23 @@ func Main(m *testing.M) {
 // AWSConfig returns an SDK configuration for endpoint with static test
 // credentials, as the functions get from their environment locally.
 //
-// Its connections are dialed through a wrapped net.Conn. With the SDK's
-// own dialer, under load (the whole suite on 2 busy cores), an answer of
-// moto's server was now and then cut off on this side while its body was
-// read ("use of closed network connection"): in 3 of 4 runs, a call the
-// SDK then retried after moto had acted on it (a receive that hid its
-// messages, a create that found its own table). Through the wrapper it was
-// not seen in 2 runs; the cause in the transport was not found. Requests
-// that get no answer, a 5xx or a cut-off one are written to stderr (shown
-// when a package fails), and so is who closed a connection during a read.
+// Its HTTP client hands net/http the SDK's request bodies through
+// readOnlyBody: without it, under load (the whole suite on 2 busy cores),
+// an answer was now and then cut off on this side and the SDK retried a
+// call moto had already acted on (a receive that hid its messages, a
+// create that found its own table) — see readOnlyBody. Requests that get
+// no answer, a 5xx or a cut-off one are written to stderr (shown when a
+// package fails), and so is who closed a connection during a read.
 func AWSConfig(endpoint string) aws.Config {
 	cfg := devstack.AWSConfig(endpoint)
-	cfg.HTTPClient = loggedHTTP{awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+	cfg.HTTPClient = HTTPClient()
+	return cfg
+}
+
+// HTTPClient is the HTTP client of AWSConfig, with opts applied to its
+// transport.
+func HTTPClient(opts ...func(*http.Transport)) aws.HTTPClient {
+	return loggedHTTP{awshttp.NewBuildableClient().WithTransportOptions(append([]func(*http.Transport){func(tr *http.Transport) {
 		d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 		tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 			c, err := d.DialContext(ctx, network, addr)
@@ -137,8 +142,7 @@ func AWSConfig(endpoint string) aws.Config {
 			}
 			return &tracedConn{Conn: c}, nil
 		}
-	})}
-	return cfg
+	}}, opts...)...)}
 }
 
 // loggedHTTP is the SDK's HTTP client, telling stderr (shown when a
@@ -148,6 +152,9 @@ func AWSConfig(endpoint string) aws.Config {
 type loggedHTTP struct{ aws.HTTPClient }
 
 func (c loggedHTTP) Do(req *http.Request) (*http.Response, error) {
+	if req.Body != nil && req.Body != http.NoBody {
+		req.Body = readOnlyBody{req.Body}
+	}
 	resp, err := c.HTTPClient.Do(req)
 	what := req.Header.Get("X-Amz-Target")
 	switch {
@@ -160,6 +167,16 @@ func (c loggedHTTP) Do(req *http.Request) (*http.Response, error) {
 	}
 	return resp, err
 }
+
+// readOnlyBody hides the WriteTo of the SDK's request body from net/http.
+// The SDK closes a request's body once the answer came; net/http's write
+// loop may not be done with it yet (under load it is descheduled between
+// writing the body and reading past its end), and its last copy then
+// calls smithy-go's WriteTo, which answers io.EOF as an error once the
+// body is closed: the write loop fails and closes the connection, and
+// the answer being read is cut off ("use of closed network connection").
+// Through Read alone, a closed body's io.EOF is the end it expects.
+type readOnlyBody struct{ io.ReadCloser }
 
 // loggedBody tells stderr of an answer cut off while it was read.
 type loggedBody struct {
