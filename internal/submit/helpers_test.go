@@ -17,7 +17,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
-	smithylog "github.com/aws/smithy-go/logging"
 
 	"github.com/jobwatch/jobwatch/internal/amplify"
 	"github.com/jobwatch/jobwatch/internal/contract"
@@ -71,16 +70,8 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	endpoint := testenv.Moto(t)
 	ctx := testenv.Context(t)
 	awsCfg := testenv.AWSConfig(endpoint)
-	logs := &testenv.Buffer{}
-	// The SDK's retries go to the log printed on failure: a retried call
-	// whose first answer was lost after moto acted explains a message
-	// gone missing.
-	awsCfg.ClientLogMode = aws.LogRetries
-	awsCfg.Logger = smithylog.LoggerFunc(func(c smithylog.Classification, format string, v ...any) {
-		fmt.Fprintf(logs, "sdk %s: %s\n", c, fmt.Sprintf(format, v...))
-	})
 	h := &harness{t: t, ctx: ctx, clock: emulator.NewManualClock(testStart),
-		sqs: sqs.NewFromConfig(awsCfg), ddb: dynamodb.NewFromConfig(awsCfg), logs: logs, emf: &testenv.Buffer{}}
+		sqs: sqs.NewFromConfig(awsCfg), ddb: dynamodb.NewFromConfig(awsCfg), logs: &testenv.Buffer{}, emf: &testenv.Buffer{}}
 
 	emu, err := emulator.Start(emulator.Config{Clock: h.clock, Seed: 7,
 		JobDurations: emulator.FixedDurations(1000*time.Hour, nil), // jobs end when a test says so,
@@ -269,10 +260,6 @@ func (h *harness) count(queueURL string) int {
 	return n
 }
 
-// harnessVisibility is how long, in seconds, a message the harness
-// receives stays hidden.
-const harnessVisibility = 30
-
 // received is a message taken off a queue.
 type received struct {
 	id, receipt, body string
@@ -308,7 +295,7 @@ func (h *harness) receiveWait(queueURL string) []received {
 func (h *harness) receiveOnce(queueURL string, wait int32) []received {
 	h.t.Helper()
 	out, err := h.sqs.ReceiveMessage(h.ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(queueURL),
-		MaxNumberOfMessages: 10, VisibilityTimeout: harnessVisibility, WaitTimeSeconds: wait, MessageAttributeNames: []string{"All"}})
+		MaxNumberOfMessages: 10, VisibilityTimeout: 30, WaitTimeSeconds: wait, MessageAttributeNames: []string{"All"}})
 	if err != nil {
 		h.t.Fatalf("receive: %v", err)
 	}
@@ -335,33 +322,7 @@ func (h *harness) deleteMessage(queueURL, receipt string) {
 // returns how many it delivered and the failed ids.
 func (h *harness) pump() (delivered int, failed []string) {
 	h.t.Helper()
-	msgs := h.receive(h.cfg.WaitingQueueURL, false)
-	if len(msgs) == 0 && h.inFlight(h.cfg.WaitingQueueURL) > 0 {
-		// Every message the harness takes it deletes or makes visible
-		// again: one in flight was taken by a receive whose answer was
-		// lost (the SDK retried it). It comes back after the harness's
-		// visibility timeout.
-		fmt.Fprintf(h.logs, "pump: a wake-up is in flight that nobody holds; waiting for it\n")
-		deadline := time.Now().Add(2 * harnessVisibility * time.Second)
-		for len(msgs) == 0 && time.Now().Before(deadline) {
-			msgs = h.receiveOnce(h.cfg.WaitingQueueURL, 5)
-		}
-		msgs = append(msgs, h.receive(h.cfg.WaitingQueueURL, false)...)
-	}
-	return h.pumpReceived(msgs)
-}
-
-// inFlight returns how many messages of a queue are received and not
-// yet deleted or visible again.
-func (h *harness) inFlight(queueURL string) int {
-	h.t.Helper()
-	out, err := h.sqs.GetQueueAttributes(h.ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(queueURL),
-		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
-	if err != nil {
-		h.t.Fatalf("queue attributes: %v", err)
-	}
-	n, _ := strconv.Atoi(out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible)])
-	return n
+	return h.pumpReceived(h.receive(h.cfg.WaitingQueueURL, false))
 }
 
 // pumpLater pumps once the wake-ups put off with a backoff (a second in

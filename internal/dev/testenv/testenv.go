@@ -11,16 +11,13 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -123,7 +120,7 @@ func Main(m *testing.M) {
 // call moto had already acted on (a receive that hid its messages, a
 // create that found its own table) — see readOnlyBody. Requests that get
 // no answer, a 5xx or a cut-off one are written to stderr (shown when a
-// package fails), and so is who closed a connection during a read.
+// package fails).
 func AWSConfig(endpoint string) aws.Config {
 	cfg := devstack.AWSConfig(endpoint)
 	cfg.HTTPClient = HTTPClient()
@@ -133,16 +130,7 @@ func AWSConfig(endpoint string) aws.Config {
 // HTTPClient is the HTTP client of AWSConfig, with opts applied to its
 // transport.
 func HTTPClient(opts ...func(*http.Transport)) aws.HTTPClient {
-	return loggedHTTP{awshttp.NewBuildableClient().WithTransportOptions(append([]func(*http.Transport){func(tr *http.Transport) {
-		d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
-		tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := d.DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			return &tracedConn{Conn: c}, nil
-		}
-	}}, opts...)...)}
+	return loggedHTTP{awshttp.NewBuildableClient().WithTransportOptions(opts...)}
 }
 
 // loggedHTTP is the SDK's HTTP client, telling stderr (shown when a
@@ -159,9 +147,9 @@ func (c loggedHTTP) Do(req *http.Request) (*http.Response, error) {
 	what := req.Header.Get("X-Amz-Target")
 	switch {
 	case err != nil:
-		fmt.Fprintf(os.Stderr, "%s testenv: %s %s: no answer: %v\n", time.Now().UTC().Format("15:04:05.000"), req.URL.Host, what, err)
+		warn("%s %s: no answer: %v", req.URL.Host, what, err)
 	case resp.StatusCode >= 500:
-		fmt.Fprintf(os.Stderr, "%s testenv: %s %s: HTTP %d\n", time.Now().UTC().Format("15:04:05.000"), req.URL.Host, what, resp.StatusCode)
+		warn("%s %s: HTTP %d", req.URL.Host, what, resp.StatusCode)
 	default:
 		resp.Body = loggedBody{ReadCloser: resp.Body, what: req.URL.Host + " " + what}
 	}
@@ -187,9 +175,14 @@ type loggedBody struct {
 func (b loggedBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if err != nil && !errors.Is(err, io.EOF) {
-		fmt.Fprintf(os.Stderr, "%s testenv: %s: answer cut off: %v\n", time.Now().UTC().Format("15:04:05.000"), b.what, err)
+		warn("%s: answer cut off: %v", b.what, err)
 	}
 	return n, err
+}
+
+// warn writes a line to stderr, which go test shows for a failing package.
+func warn(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s testenv: %s\n", time.Now().UTC().Format("15:04:05.000"), fmt.Sprintf(format, args...))
 }
 
 var nameSeq struct {
@@ -218,11 +211,7 @@ func Table(t testing.TB, prefix string) (*dynamodb.Client, string) {
 		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
 		BillingMode:          ddbtypes.BillingModePayPerRequest,
 	}); err != nil {
-		// The name is this run's own: a table in use is the one an
-		// attempt whose answer was lost created, before the SDK retried.
-		if inUse := (*ddbtypes.ResourceInUseException)(nil); !errors.As(err, &inUse) {
-			t.Fatalf("create table %s: %v", name, err)
-		}
+		t.Fatalf("create table %s: %v", name, err)
 	}
 	return c, name
 }
@@ -346,28 +335,4 @@ func WaitLines(t testing.TB, lines <-chan string, timeout time.Duration, wants .
 		}
 	}
 	return seen
-}
-
-// tracedConn is a dialed connection that tells stderr who closed it
-// while a read on it was under way.
-type tracedConn struct {
-	net.Conn
-	reading  atomic.Int32
-	lastRead atomic.Int64
-}
-
-func (c *tracedConn) Read(p []byte) (int, error) {
-	c.reading.Add(1)
-	defer c.reading.Add(-1)
-	n, err := c.Conn.Read(p)
-	c.lastRead.Store(time.Now().UnixNano())
-	return n, err
-}
-
-func (c *tracedConn) Close() error {
-	if c.reading.Load() > 0 {
-		fmt.Fprintf(os.Stderr, "%s testenv: conn %s closed during a read (last read %v ago):\n%s\n", time.Now().UTC().Format("15:04:05.000"),
-			c.LocalAddr(), time.Duration(time.Now().UnixNano()-c.lastRead.Load()), debug.Stack())
-	}
-	return c.Conn.Close()
 }
